@@ -1,0 +1,3 @@
+from scrm.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""The `scrm` command: the Flask CLI plus serve, worker, beat and corp management."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import exc as sa_exc, text
+
+from scrm.config import ConfigError, mask_url
+
+
+def _create_app():
+    from scrm.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=True)
+def cli() -> None:
+    """SCRM: social CRM inside WeCom and DingTalk."""
+
+
+def main() -> None:
+    """Console-script entry: bad configuration and an unreachable database end in one clear line."""
+    try:
+        cli.main(prog_name="scrm")
+    except ConfigError as exc:
+        click.echo(f"scrm: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        click.echo(f"scrm: database error: {_reason(exc)}", err=True)
+        sys.exit(2)
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0]
+
+
+def check_database() -> None:
+    """Fail fast with one line when the configured database cannot be reached."""
+    from scrm.extensions import db
+
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        url = mask_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        raise click.ClickException(f"cannot reach the database at {url} (SCRM_DATABASE_URL): {_reason(exc)}") from None
+
+
+def _celery_argv(kind: str, extra: list[str]) -> list[str]:
+    if current_app.config["TASKS_EAGER"]:
+        raise click.ClickException(
+            "tasks run in-process in embedded mode; set SCRM_REDIS_URL (or SCRM_BROKER_URL) to run a "
+            f"separate {kind}")
+    celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or "celery"
+    return [celery, "-A", "tasks.worker:celery", kind, *extra]
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the product's commands to the app's CLI."""
+
+    @app.cli.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5000, show_default=True, type=int)
+    @with_appcontext
+    def serve(host: str, port: int) -> None:
+        """Serve HTTP with a threaded server (use gunicorn `scrm.wsgi:app` in production)."""
+        check_database()
+        from werkzeug.serving import run_simple
+
+        click.echo(f"SCRM on http://{host}:{port}  (database {mask_url(current_app.config['SQLALCHEMY_DATABASE_URI'])})")
+        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+    @app.cli.command("worker", context_settings={"ignore_unknown_options": True})
+    @click.option("--queues", "-Q", default="urgent,bulk", show_default=True)
+    @click.option("--concurrency", "-c", type=int, default=None)
+    @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+    @with_appcontext
+    def worker(queues: str, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
+        """Run a Celery worker on the given queues."""
+        check_database()
+        extra = ["-Q", queues, "--loglevel", "INFO"]
+        if concurrency:
+            extra += ["-c", str(concurrency)]
+        argv = _celery_argv("worker", extra + list(celery_args))
+        os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
+
+    @app.cli.command("beat")
+    @with_appcontext
+    def beat() -> None:
+        """Run Celery beat (periodic sweeps, reconciles)."""
+        argv = _celery_argv("beat", ["--loglevel", "INFO"])
+        os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
+
+    app.cli.add_command(corp_group)
+
+
+@click.group("corp")
+def corp_group() -> None:
+    """Connect and inspect corps (tenants)."""
+
+
+@corp_group.command("add")
+@click.option("--platform", type=click.Choice(["wecom", "dingtalk"]), required=True)
+@click.option("--name", required=True)
+@click.option("--corp-id", required=True, help="WeCom CorpID or DingTalk corpId")
+@click.option("--agent-id", help="the app's AgentId")
+@click.option("--app-key", help="DingTalk Client ID (AppKey)")
+@click.option("--secret", envvar="SCRM_CORP_SECRET", help="the app secret (or env SCRM_CORP_SECRET)")
+@click.option("--callback-token")
+@click.option("--callback-aes-key")
+@click.option("--api-base", help="point the corp at another API root, e.g. the sandbox")
+@with_appcontext
+def corp_add(platform, name, corp_id, agent_id, app_key, secret, callback_token, callback_aes_key, api_base):
+    """Register a corp; prints JSON with its corp_key and callback URL."""
+    from scrm.errors import DomainError
+    from scrm.services import corps
+
+    check_database()
+    if not secret:
+        secret = click.prompt("app secret", hide_input=True)
+    try:
+        corp = corps.register_corp(platform=platform, name=name, corp_id=corp_id, agent_id=agent_id,
+                                   app_key=app_key, secret=secret, callback_token=callback_token,
+                                   callback_aes_key=callback_aes_key, api_base=api_base)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(corps.describe(corp), ensure_ascii=False, indent=2))
+
+
+@corp_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def corp_list(as_json: bool) -> None:
+    """List corps."""
+    from scrm.services import corps
+
+    check_database()
+    rows = [corps.describe(c) for c in corps.list_corps()]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['corp_key']:18} {r['platform']:9} {r['name']}  {r['callback_url']}")
+
+
+@corp_group.command("show")
+@click.argument("corp_key")
+@with_appcontext
+def corp_show(corp_key: str) -> None:
+    """Show one corp (never its secrets)."""
+    from scrm.errors import NotFound
+    from scrm.services import corps
+
+    check_database()
+    try:
+        corp = corps.get_corp(corp_key)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(corps.describe(corp), ensure_ascii=False, indent=2))

@@ -1,0 +1,135 @@
+"""All settings, read from `SCRM_*` environment variables (and a `.env` file when present).
+
+Typed defaults make the embedded mode work with nothing set: SQLite under `instance/`, tasks in-process, token
+cache and rate limiter in memory, a generated secret key kept in `instance/`. A production config refuses unsafe
+defaults and names the variable to set.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Every SCRM_ variable, with its default; README.md documents each one."""
+
+    ENV: str = "development"  # development | production | test
+    INSTANCE_PATH: str = str(PROJECT_ROOT / "instance")
+    DATABASE_URL: str = ""  # default: sqlite:///<instance>/scrm.db
+    REDIS_URL: str = ""  # unset = embedded: in-process tasks, memory token cache and limiter
+    BROKER_URL: str = ""  # default: REDIS_URL
+    TASKS_EAGER: bool | None = None  # default: true when there is no broker
+    SECRET_KEY: str = ""  # default in development: generated once into <instance>/secret_key
+    BASE_URL: str = "http://127.0.0.1:5000"
+    SANDBOX: bool | None = None  # mount the host emulator at /sandbox; default: on unless production
+    SANDBOX_DATABASE_URL: str = ""  # default: sqlite:///<instance>/sandbox.db
+    LOG_LEVEL: str = "INFO"
+    MAX_CALLBACK_BYTES: int = 1024 * 1024
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: bool = True) -> "Settings":
+        if dotenv and environ is None:
+            from dotenv import load_dotenv
+
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"SCRM_{f.name}")
+            if raw is None or f.name == "extra":
+                continue
+            if f.type in ("bool | None", "bool"):
+                values[f.name] = _bool(raw)
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw.strip()
+        return cls(**values)
+
+    @property
+    def production(self) -> bool:
+        return self.ENV == "production"
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a database or broker URL before it reaches a log or an error message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def build_flask_config(settings: Settings) -> dict:
+    """Resolve defaults, check production safety, and return the Flask config mapping."""
+    instance = Path(settings.INSTANCE_PATH)
+    if settings.production:
+        missing = [name for name, value in (
+            ("SCRM_SECRET_KEY", settings.SECRET_KEY),
+            ("SCRM_DATABASE_URL", settings.DATABASE_URL),
+            ("SCRM_REDIS_URL", settings.REDIS_URL),
+        ) if not value]
+        if missing:
+            raise ConfigError(f"production requires {', '.join(missing)} to be set")
+        if len(settings.SECRET_KEY) < 32:
+            raise ConfigError("SCRM_SECRET_KEY must be at least 32 characters in production")
+        if settings.DATABASE_URL.startswith("sqlite"):
+            raise ConfigError("SCRM_DATABASE_URL must point to MySQL in production, not SQLite")
+        if settings.SANDBOX:
+            raise ConfigError("SCRM_SANDBOX must be off in production")
+    database_url = settings.DATABASE_URL or f"sqlite:///{instance / 'scrm.db'}"
+    if database_url.startswith("sqlite"):
+        instance.mkdir(parents=True, exist_ok=True)
+    broker_url = settings.BROKER_URL or settings.REDIS_URL
+    eager = settings.TASKS_EAGER if settings.TASKS_EAGER is not None else not broker_url
+    sandbox = settings.SANDBOX if settings.SANDBOX is not None else not settings.production
+    engine_options = {"pool_pre_ping": True}
+    if database_url.startswith("mysql"):
+        engine_options["pool_recycle"] = 3600
+    return {
+        "SCRM_SETTINGS": settings,
+        "ENV_NAME": settings.ENV,
+        "SECRET_KEY": settings.SECRET_KEY or _instance_secret(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "REDIS_URL": settings.REDIS_URL or None,
+        "BROKER_URL": broker_url or None,
+        "TASKS_EAGER": eager,
+        "BASE_URL": settings.BASE_URL.rstrip("/"),
+        "SANDBOX": sandbox,
+        "SANDBOX_DATABASE_URL": settings.SANDBOX_DATABASE_URL or f"sqlite:///{instance / 'sandbox.db'}",
+        "LOG_LEVEL": settings.LOG_LEVEL,
+        "MAX_CONTENT_LENGTH": settings.MAX_CALLBACK_BYTES,
+        "JSON_AS_ASCII": False,
+        **settings.extra,
+    }

@@ -1,0 +1,53 @@
+"""Liveness and readiness probes for load balancers, docker-compose and the on-call engineer."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from scrm.extensions import db
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+def _check_database() -> str | None:
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means not ready
+        return type(exc).__name__
+    return None
+
+
+def _check_broker() -> str | None:
+    url = current_app.config["BROKER_URL"]
+    if not url or current_app.config["TASKS_EAGER"]:
+        return None
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    ready = all(v is None for v in checks.values())
+    if not ready:
+        log.warning("not ready: %s", {k: v for k, v in checks.items() if v})
+    body = {"status": "ready" if ready else "not ready",
+            "checks": {k: ("ok" if v is None else f"error: {v}") for k, v in checks.items()}}
+    if not current_app.config["BROKER_URL"] or current_app.config["TASKS_EAGER"]:
+        body["checks"]["broker"] = "in-process"
+    return jsonify(body), (200 if ready else 503)

@@ -1,0 +1,16 @@
+"""Tables of the product, typed SQLAlchemy 2.x models. They never commit: services do, through `scrm.db`."""
+from scrm.models.activity import Note, TimelineEntry
+from scrm.models.base import Base, utcnow
+from scrm.models.channel import Channel, ChannelMember
+from scrm.models.corp import PLATFORMS, Corp
+from scrm.models.customer import RELATIONSHIP_STATUSES, Customer, Relationship
+from scrm.models.group_chat import GroupChat, GroupMember
+from scrm.models.inbox import INBOX_STATUSES, InboxEvent
+from scrm.models.org import Department, Employee, EmployeeDepartment
+from scrm.models.tag import RelationshipTag, Tag, TagGroup
+
+__all__ = [
+    "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
+    "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
+    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES",
+]

@@ -1,0 +1,50 @@
+"""Celery built from the Flask app: in-process (eager) without a broker, on Redis/RabbitMQ otherwise."""
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask, has_app_context
+from kombu import Queue
+
+URGENT = "urgent"
+BULK = "bulk"
+
+
+def init_celery(app: Flask) -> Celery:
+    """Create the Celery app for this Flask app and make it the default for `shared_task`."""
+
+    class AppTask(Task):
+        # Push an app context only when none is active, so eager tasks reuse the caller's session.
+        def __call__(self, *args, **kwargs):
+            if has_app_context():
+                return self.run(*args, **kwargs)
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config["BROKER_URL"]
+    eager = app.config["TASKS_EAGER"]
+    celery = Celery(app.import_name, task_cls=AppTask)
+    celery.conf.update(
+        broker_url=broker or "memory://",
+        result_backend=app.config["REDIS_URL"] if (app.config["REDIS_URL"] and not eager) else None,
+        task_always_eager=eager,
+        task_eager_propagates=True,
+        task_store_eager_result=False,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=(Queue(URGENT), Queue(BULK)),
+        task_default_queue=URGENT,
+        task_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={},
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    import tasks.system  # noqa: F401  (registers the tasks with this app)
+
+    return celery

@@ -1,0 +1,153 @@
+"""Shared fixtures: `app`, `db` (clean tables per test), `client`, `redis_url`, `fake_host`.
+
+The suite runs on SQLite with in-process tasks by default. With SCRM_TEST_LEG=mysql it runs the same tests on
+SCRM_TEST_MYSQL_URL and SCRM_TEST_REDIS_URL (the Makefile runs both legs when those are set). Services that a leg
+needs are never skipped in CI: a missing one fails the run.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from scrm.config import Settings
+
+LEG = os.environ.get("SCRM_TEST_LEG", "sqlite")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    if IN_CI or LEG == "mysql":
+        pytest.fail(f"{name} must be set for this test leg (CI never skips a missing service)")
+    pytest.skip(f"{name} not set")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Real-worker tests belong to the MySQL + Redis leg; the embedded leg runs tasks in-process.
+    if LEG != "mysql":
+        keep, drop = [], []
+        for item in items:
+            (drop if item.get_closest_marker("worker") else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def pytest_report_header(config):
+    return f"scrm test leg: {LEG}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _require("SCRM_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    return _require("SCRM_TEST_MYSQL_URL")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The leg's database, migrated to head once per session."""
+    if LEG == "mysql":
+        url = _require("SCRM_TEST_MYSQL_URL")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'scrm-test.db'}"
+    from scrm.app import create_app
+    from flask_migrate import upgrade
+
+    app = create_app(settings=_settings(url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        upgrade()
+        from scrm.extensions import db
+
+        db.engine.dispose()
+    return url
+
+
+def _settings(database_url: str, instance: Path, **overrides) -> Settings:
+    values = dict(ENV="test", INSTANCE_PATH=str(instance), DATABASE_URL=database_url,
+                  SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", TASKS_EAGER=True,
+                  SANDBOX=False, BASE_URL="http://scrm.test")
+    if LEG == "mysql":
+        values["REDIS_URL"] = os.environ.get("SCRM_TEST_REDIS_URL", "")
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Build apps on the leg's database; each is disposed after the test."""
+    from scrm.app import create_app
+
+    built = []
+
+    def build(config: dict | None = None, **settings_overrides):
+        app = create_app(config=config, settings=_settings(database_url, tmp_path / "instance", **settings_overrides))
+        built.append(app)
+        return app
+
+    yield build
+    from scrm.extensions import db
+
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        _clean_tables()  # also after a test that died before its teardown
+        yield app
+        _clean_tables()
+
+
+def _clean_tables() -> None:
+    from scrm.extensions import db
+
+    db.session.rollback()
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(app):
+    from scrm.extensions import db as _db
+
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path):
+    """An empty database of the leg's kind (for migration tests), dropped afterwards."""
+    if LEG != "mysql":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    base = make_url(_require("SCRM_TEST_MYSQL_URL"))
+    name = f"{base.database}_scratch_{uuid.uuid4().hex[:8]}"
+    server = create_engine(base.set(database=None))
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
