@@ -95,7 +95,9 @@ def register_commands(app: Flask) -> None:
     @with_appcontext
     def beat() -> None:
         """Run Celery beat (periodic sweeps, reconciles)."""
-        argv = _celery_argv("beat", ["--loglevel", "INFO"])
+        schedule = os.path.join(current_app.instance_path, "celerybeat-schedule")
+        os.makedirs(current_app.instance_path, exist_ok=True)
+        argv = _celery_argv("beat", ["--loglevel", "INFO", "--schedule", schedule])
         os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
 
     app.cli.add_command(corp_group)

@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SCRM_INSTANCE_PATH=/var/lib/scrm
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN pip install --no-cache-dir --no-deps . && useradd --system --home /var/lib/scrm scrm \
+    && mkdir -p /var/lib/scrm && chown scrm /var/lib/scrm
+USER scrm
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "scrm.wsgi:app"]

@@ -1,0 +1,50 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SCRM   := $(VENV)/bin/scrm
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: setup run test test-sqlite test-mysql worker beat bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## setup: install everything (idempotent)
+setup: $(STAMP)
+
+## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
+run: setup
+	$(SCRM) db upgrade
+	$(SCRM) serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite on SQLite, then again on MySQL + Redis (+ a real worker) when
+##       SCRM_TEST_MYSQL_URL and SCRM_TEST_REDIS_URL are set
+test: setup
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$SCRM_TEST_MYSQL_URL" ] && [ -n "$$SCRM_TEST_REDIS_URL" ]; then \
+		$(MAKE) --no-print-directory test-mysql; \
+	else echo "MySQL + Redis leg not run: set SCRM_TEST_MYSQL_URL and SCRM_TEST_REDIS_URL"; fi
+
+test-sqlite: setup
+	@echo "== test leg: sqlite (embedded, in-process tasks)"
+	SCRM_TEST_LEG=sqlite $(PY) -m pytest
+
+test-mysql: setup
+	@echo "== test leg: mysql + redis + real celery worker"
+	SCRM_TEST_LEG=mysql $(PY) -m pytest
+
+worker: setup
+	$(SCRM) worker
+
+beat: setup
+	$(SCRM) beat
+
+clean:
+	rm -rf $(VENV) instance
