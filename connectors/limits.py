@@ -1,0 +1,169 @@
+"""Outgoing-call limits per corp and API, shared by every process: a sliding-window budget and a concurrency gate.
+
+Budgets default to the documented host limits (WeCom: 10,000 calls per corp per API per minute; DingTalk: 20 QPS
+per app per API) and are configurable per API, as `"N/s"`, `"N/min"` or an int (per minute).
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from scrm.host import HostRateLimited
+
+DEFAULT_LIMITS: dict[str, int | str] = {"default": "10000/min", "dingtalk:default": "20/s"}
+
+
+def parse_budget(value: int | str) -> tuple[int, float]:
+    """(calls, window seconds) from 10000, "10000/min" or "20/s"."""
+    if isinstance(value, int):
+        return value, 60.0
+    count, _, unit = str(value).partition("/")
+    return int(count), {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "": 60.0}[unit.strip()]
+
+
+class Limiter:
+    """Interface: throttle() before each call, concurrency() around calls the host caps in parallel."""
+
+    def __init__(self, limits: dict[str, int | str] | None = None, *, max_wait: float = 2.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 lease: float = 60.0):
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.lease = lease
+
+    def budget(self, api: str) -> tuple[int, float]:
+        platform = api.split(":", 1)[0] if ":" in api else None
+        value = self.limits.get(api) or (platform and self.limits.get(f"{platform}:default")) \
+            or self.limits["default"]
+        return parse_budget(value)
+
+    def throttle(self, corp_key: str, api: str) -> None:
+        """Take one call from the budget: wait briefly for a slot, or raise HostRateLimited."""
+        count, window = self.budget(api)
+        waited = 0.0
+        while True:
+            wait = self._take(f"{corp_key}|{api}", count, window)
+            if wait <= 0:
+                return
+            if waited + wait > self.max_wait:
+                raise HostRateLimited("local_limit", f"over {count} calls per {window:g}s", api=api)
+            self.sleep(wait)
+            waited += wait
+
+    def _take(self, key: str, count: int, window: float) -> float:
+        """Record a call and return 0, or return the seconds until the window has room."""
+        raise NotImplementedError
+
+    @contextmanager
+    def concurrency(self, corp_key: str, group: str, limit: int) -> Iterator[None]:
+        """Hold one of `limit` slots while the block runs; HostRateLimited if none frees up in time."""
+        token = self._acquire(f"{corp_key}|{group}", limit)
+        try:
+            yield
+        finally:
+            self._release(f"{corp_key}|{group}", token)
+
+    def _acquire(self, key: str, limit: int) -> str:
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            token = self._try_acquire(key, limit)
+            if token is not None:
+                return token
+            if time.monotonic() > deadline:
+                raise HostRateLimited("local_concurrency", f"{limit} calls already in flight", api=key)
+            time.sleep(0.01)
+
+    def _try_acquire(self, key: str, limit: int) -> str | None:
+        raise NotImplementedError
+
+    def _release(self, key: str, token: str) -> None:
+        raise NotImplementedError
+
+
+class MemoryLimiter(Limiter):
+    """One process (embedded mode)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._holders: dict[str, set[str]] = collections.defaultdict(set)
+        self._lock = threading.Lock()
+
+    def _take(self, key: str, count: int, window: float) -> float:
+        now = self.clock()
+        with self._lock:
+            calls = self._calls[key]
+            while calls and calls[0] <= now - window:
+                calls.popleft()
+            if len(calls) < count:
+                calls.append(now)
+                return 0.0
+            return calls[0] + window - now
+
+    def _try_acquire(self, key: str, limit: int) -> str | None:
+        with self._lock:
+            if len(self._holders[key]) >= limit:
+                return None
+            token = uuid.uuid4().hex
+            self._holders[key].add(token)
+            return token
+
+    def _release(self, key: str, token: str) -> None:
+        with self._lock:
+            self._holders[key].discard(token)
+
+
+# KEYS[1] window zset; ARGV: now, window, count, member. Returns 0 when taken, else ms to wait.
+_TAKE = """
+local now, window, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('zremrangebyscore', KEYS[1], '-inf', now - window)
+if redis.call('zcard', KEYS[1]) < count then
+  redis.call('zadd', KEYS[1], now, ARGV[4])
+  redis.call('pexpire', KEYS[1], math.ceil(window * 1000))
+  return 0
+end
+local oldest = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) * 1000))
+"""
+
+# KEYS[1] holders zset (score = lease end); ARGV: now, lease, limit, token. A crashed holder's lease runs out.
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('zremrangebyscore', KEYS[1], '-inf', now)
+if redis.call('zcard', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('zadd', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
+  redis.call('pexpire', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
+  return 1
+end
+return 0
+"""
+
+
+class RedisLimiter(Limiter):
+    """Shared by every process and host through Redis (atomic Lua scripts)."""
+
+    def __init__(self, redis_client, *args, prefix: str = "scrm:limit:", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.redis = redis_client
+        self.prefix = prefix
+        self._take_script = redis_client.register_script(_TAKE)
+        self._acquire_script = redis_client.register_script(_ACQUIRE)
+
+    def _take(self, key: str, count: int, window: float) -> float:
+        wait_ms = self._take_script(keys=[self.prefix + "rate:" + key],
+                                    args=[self.clock(), window, count, uuid.uuid4().hex])
+        return int(wait_ms) / 1000.0
+
+    def _try_acquire(self, key: str, limit: int) -> str | None:
+        token = uuid.uuid4().hex
+        got = self._acquire_script(keys=[self.prefix + "gate:" + key], args=[self.clock(), self.lease, limit, token])
+        return token if int(got) == 1 else None
+
+    def _release(self, key: str, token: str) -> None:
+        self.redis.zrem(self.prefix + "gate:" + key, token)

@@ -1,0 +1,262 @@
+"""Tables of the WeCom sandbox (prefix sbx_wc_) and the host rules' constants."""
+from __future__ import annotations
+
+import secrets
+import string
+
+from sqlalchemy import Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connectors.sandbox.core import Base
+
+WELCOME_TTL = 20
+OAUTH_CODE_TTL = 300
+TICKET_TTL = 7200
+TAKEOVER_DELAY = 24 * 3600
+TRANSFER_WINDOW = 90 * 86400
+TRANSFERS_PER_WINDOW = 2
+LEFT = 5  # user status: left the company (kept so their customers can be listed as unassigned)
+ALNUM = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str, length: int = 28) -> str:
+    return prefix + "".join(secrets.choice(ALNUM) for _ in range(length))
+
+
+# ---------------------------------------------------------------- tables
+
+
+class Token(Base):
+    """Access tokens and JS-SDK tickets; kind is access | jsapi | agent."""
+
+    __tablename__ = "sbx_wc_token"
+
+    token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="access")
+    expires_at: Mapped[float] = mapped_column(Double)
+    __table_args__ = (Index("ix_sbx_wc_token_corp", "corp_id", "kind", "expires_at"),)
+
+
+class Department(Base):
+    __tablename__ = "sbx_wc_department"
+
+    corp_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dept_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[int] = mapped_column(Integer, default=0)
+    order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    """A member; status 1 active, 2 disabled, 4 not activated, 5 left."""
+
+    __tablename__ = "sbx_wc_user"
+
+    corp_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    userid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    department: Mapped[list] = mapped_column(JSON, default=list)
+    main_department: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[str] = mapped_column(String(64), default="")
+    mobile: Mapped[str] = mapped_column(String(32), default="")
+    gender: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str] = mapped_column(String(128), default="")
+    avatar: Mapped[str] = mapped_column(String(256), default="")
+    alias: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[int] = mapped_column(Integer, default=1)
+    left_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    __table_args__ = (Index("ix_sbx_wc_user_status", "corp_id", "status"),)
+
+
+class Customer(Base):
+    __tablename__ = "sbx_wc_customer"
+
+    external_userid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[int] = mapped_column(Integer, default=1)
+    gender: Mapped[int] = mapped_column(Integer, default=0)
+    unionid: Mapped[str] = mapped_column(String(64), default="")
+    avatar: Mapped[str] = mapped_column(String(256), default="")
+    corp_name: Mapped[str] = mapped_column(String(128), default="")
+    corp_full_name: Mapped[str] = mapped_column(String(256), default="")
+    position: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Follow(Base):
+    """One employee following one customer, with that employee's remark and tags."""
+
+    __tablename__ = "sbx_wc_follow"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str] = mapped_column(String(64))
+    external_userid: Mapped[str] = mapped_column(String(64))
+    remark: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(String(256), default="")
+    remark_company: Mapped[str] = mapped_column(String(64), default="")
+    remark_mobiles: Mapped[list] = mapped_column(JSON, default=list)
+    tag_ids: Mapped[list] = mapped_column(JSON, default=list)
+    createtime: Mapped[int] = mapped_column(Integer, default=0)
+    add_way: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(64), default="")
+    oper_userid: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (UniqueConstraint("corp_id", "userid", "external_userid", name="uq_sbx_wc_follow"),
+                      Index("ix_sbx_wc_follow_customer", "external_userid"))
+
+
+class TagGroup(Base):
+    __tablename__ = "sbx_wc_tag_group"
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    order: Mapped[int] = mapped_column(Integer, default=0)
+    create_time: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tag(Base):
+    __tablename__ = "sbx_wc_tag"
+
+    tag_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    group_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    order: Mapped[int] = mapped_column(Integer, default=0)
+    create_time: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ContactWay(Base):
+    __tablename__ = "sbx_wc_contact_way"
+
+    config_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[int] = mapped_column(Integer)
+    scene: Mapped[int] = mapped_column(Integer)
+    style: Mapped[int] = mapped_column(Integer, default=0)
+    remark: Mapped[str] = mapped_column(String(64), default="")
+    skip_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(64), default="")
+    users: Mapped[list] = mapped_column(JSON, default=list)
+    parties: Mapped[list] = mapped_column(JSON, default=list)
+    is_temp: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_in: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Double, default=0.0)
+
+
+class WelcomeCode(Base):
+    __tablename__ = "sbx_wc_welcome"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    userid: Mapped[str] = mapped_column(String(64))
+    external_userid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[float] = mapped_column(Double)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # what was sent, for tests and demos
+
+
+class Transfer(Base):
+    """A takeover request; status 2 waiting, 1 done, 3 refused, 4 taker at limit."""
+
+    __tablename__ = "sbx_wc_transfer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    external_userid: Mapped[str] = mapped_column(String(64))
+    handover: Mapped[str] = mapped_column(String(64))
+    takeover: Mapped[str] = mapped_column(String(64))
+    resigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[int] = mapped_column(Integer, default=2)
+    created_at: Mapped[float] = mapped_column(Double)
+    takeover_time: Mapped[float | None] = mapped_column(Double, nullable=True)
+    message: Mapped[str] = mapped_column(String(256), default="")
+    __table_args__ = (Index("ix_sbx_wc_transfer_pair", "corp_id", "handover", "takeover", "resigned"),
+                      Index("ix_sbx_wc_transfer_customer", "external_userid", "created_at"),
+                      Index("ix_sbx_wc_transfer_due", "corp_id", "status", "created_at"))
+
+
+class GroupChat(Base):
+    """A customer group chat; status 0 normal, 1 owner left, 2 inheriting, 3 inherited."""
+
+    __tablename__ = "sbx_wc_group_chat"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    owner: Mapped[str] = mapped_column(String(64))
+    create_time: Mapped[int] = mapped_column(Integer, default=0)
+    notice: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    admin_list: Mapped[list] = mapped_column(JSON, default=list)
+    member_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class GroupMember(Base):
+    __tablename__ = "sbx_wc_group_member"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    userid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[int] = mapped_column(Integer, default=2)
+    join_time: Mapped[int] = mapped_column(Integer, default=0)
+    join_scene: Mapped[int] = mapped_column(Integer, default=1)
+    invitor: Mapped[str] = mapped_column(String(64), default="")
+    group_nickname: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(128), default="")
+    unionid: Mapped[str] = mapped_column(String(64), default="")
+
+
+class MassMessage(Base):
+    __tablename__ = "sbx_wc_msg"
+
+    msgid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    chat_type: Mapped[str] = mapped_column(String(16), default="single")
+    creator: Mapped[str] = mapped_column(String(64), default="")
+    create_type: Mapped[int] = mapped_column(Integer, default=0)
+    create_time: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    __table_args__ = (Index("ix_sbx_wc_msg_time", "corp_id", "create_time"),)
+
+
+class MassTarget(Base):
+    """One recipient of a mass message by one member; status 0 unsent, 1 sent, 2 not a friend, 3 got another."""
+
+    __tablename__ = "sbx_wc_msg_target"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    msgid: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str] = mapped_column(String(64))
+    external_userid: Mapped[str] = mapped_column(String(64), default="")
+    chat_id: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    send_time: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_sbx_wc_msg_target", "msgid", "userid", "id"),)
+
+
+class OAuthCode(Base):
+    __tablename__ = "sbx_wc_oauth_code"
+
+    code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    external_userid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    openid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_at: Mapped[float] = mapped_column(Double)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AppMessage(Base):
+    """A message/send call, kept so tests and demos can see what employees were told."""
+
+    __tablename__ = "sbx_wc_app_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    agentid: Mapped[str] = mapped_column(String(32))
+    touser: Mapped[list] = mapped_column(JSON, default=list)
+    msgtype: Mapped[str] = mapped_column(String(32))
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Double)
