@@ -31,6 +31,7 @@ API_HOST = "https://qyapi.weixin.qq.com"
 OAUTH_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
 TAG_EDIT_APIS = frozenset({"externalcontact/remark", "externalcontact/mark_tag"})
 TAG_EDIT_GROUP = "wecom:tag_edit"
+LIMIT_PREFIX = "wecom:"
 TAG_EDIT_CONCURRENCY = 5
 
 TOKEN_REJECTED = frozenset({40014, 42001})
@@ -41,7 +42,7 @@ NOT_FOUND = frozenset({40096, 84061, 60111})
 
 
 def error_for(errcode: int, errmsg: str = "", api: str | None = None) -> HostError:
-    """The typed exception for a WeCom errcode (doc 90313)."""
+    """The typed exception for a WeCom errcode (doc 90455)."""
     if errcode in CREDENTIALS:
         cls: type[HostError] = HostCredentialsError
     elif errcode in RATE_LIMITED:
@@ -66,12 +67,15 @@ class _RedactSecrets(logging.Filter):
 
     _pattern = re.compile(r"((?:corpsecret|access_token)=)[^&\s\"]+")
 
+    def _scrub(self, value: Any) -> Any:
+        return self._pattern.sub(r"\1***", value) if isinstance(value, str) else value
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self._pattern.sub(r"\1***", a) if isinstance(a, str) else a
-                                for a in (record.args if isinstance(record.args, tuple) else (record.args,)))
-        if isinstance(record.msg, str):
-            record.msg = self._pattern.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._scrub(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._scrub(v) for k, v in record.args.items()}
+        record.msg = self._scrub(record.msg)
         return True
 
 
@@ -84,7 +88,7 @@ if not any(isinstance(f, _RedactSecrets) for f in _urllib3_log.filters):
 
 
 class ExternalContact(WeChatExternalContact):
-    """客户联系 (doc 92109): wechatpy's methods plus the ones it lacks."""
+    """客户联系 (externalcontact/*): wechatpy's methods plus the ones it lacks."""
 
     def get(self, external_userid: str, cursor: str | None = None) -> dict:
         """GET externalcontact/get, one page of followers (doc 92114)."""
@@ -99,14 +103,14 @@ class ExternalContact(WeChatExternalContact):
     def remark(self, userid: str, external_userid: str, remark: str | None = None, description: str | None = None,
                remark_company: str | None = None, remark_mobiles: list[str] | None = None,
                remark_pic_mediaid: str | None = None) -> dict:
-        """POST externalcontact/remark (doc 92115); fields left None stay unchanged."""
+        """POST externalcontact/remark (doc 92694); fields left None stay unchanged."""
         data = optionaldict(userid=userid, external_userid=external_userid, remark=remark, description=description,
                             remark_company=remark_company, remark_mobiles=remark_mobiles,
                             remark_pic_mediaid=remark_pic_mediaid)
         return self._post("externalcontact/remark", data=data)
 
     def get_corp_tag_list(self, tag_ids: list[str] | None = None, group_ids: list[str] | None = None) -> dict:
-        """POST externalcontact/get_corp_tag_list (doc 92117); group ids win over tag ids."""
+        """POST externalcontact/get_corp_tag_list (doc 96320); group ids win over tag ids."""
         data = optionaldict(tag_id=list(tag_ids) if tag_ids else None, group_id=list(group_ids) if group_ids else None)
         return self._post("externalcontact/get_corp_tag_list", data=data)
 
@@ -170,7 +174,7 @@ class ExternalContact(WeChatExternalContact):
 
     def get_unassigned_list(self, page_id: int | None = None, page_size: int = 1000,
                             cursor: str | None = None) -> dict:
-        """POST externalcontact/get_unassigned_list (doc 92124); cursor paging replaces page_id."""
+        """POST externalcontact/get_unassigned_list (doc 92273); cursor paging replaces page_id."""
         data = optionaldict(page_id=page_id, page_size=page_size, cursor=cursor or None)
         return self._post("externalcontact/get_unassigned_list", data=data)
 
@@ -194,7 +198,7 @@ class GroupChat(WeChatExternalContactGroupChat):
 
 
 class OAuth(WeChatOAuth):
-    """Web login inside WeCom (doc 91022 / 96441 / 96442)."""
+    """Web login inside WeCom (doc 96441 / 96442)."""
 
     def authorize_url(self, redirect_uri: str, state: str | None = None, agent_id: str | int | None = None,
                       scope: str = "snsapi_base") -> str:
@@ -210,12 +214,12 @@ class OAuth(WeChatOAuth):
         return f"{client.oauth_base}?{'&'.join(parts)}#wechat_redirect"
 
     def get_user_info(self, code: str) -> dict:
-        """GET auth/getuserinfo (doc 91023 / 96442), not wechatpy's legacy user/getuserinfo."""
+        """GET auth/getuserinfo (doc 96442), not wechatpy's legacy user/getuserinfo."""
         return self._get("auth/getuserinfo", params={"code": code})
 
 
 class JSAPI(WeChatJSAPI):
-    """JS-SDK tickets and signatures (doc 90506 / 96909); tickets live in the shared store."""
+    """JS-SDK tickets and signatures (doc 96909); tickets live in the shared store."""
 
     def get_jsapi_ticket(self) -> str:
         """The corp ticket for wx.config, cached per corp."""
@@ -346,7 +350,8 @@ class WeComClient(WeChatClient):
     def _send(self, method: str, url: str, api: str, params: dict, body: bytes | None) -> dict:
         """One HTTP exchange: throttle, send, and turn the answer into a dict or a typed error."""
         limiter = self.runtime.limiter
-        limiter.throttle(self.corp_key, api)
+        # budgets are keyed "wecom:<api path>", so a per-API limit or a "wecom:default" can be configured
+        limiter.throttle(self.corp_key, f"{LIMIT_PREFIX}{api}")
         if api in TAG_EDIT_APIS:
             with limiter.concurrency(self.corp_key, TAG_EDIT_GROUP, TAG_EDIT_CONCURRENCY):
                 resp = self._http_exchange(method, url, api, params, body)
@@ -354,10 +359,13 @@ class WeComClient(WeChatClient):
             resp = self._http_exchange(method, url, api, params, body)
         if resp.status_code >= 500:
             raise HostUnavailable(f"http_{resp.status_code}", api=api)
+        if resp.status_code == 429:
+            raise HostRateLimited("http_429", api=api)
         if resp.status_code != 200:
             raise HostError(f"http_{resp.status_code}", api=api)
         try:
-            result = json.loads(resp.content.decode("utf-8"))
+            # strict=False: names typed on phones can carry raw control characters, which the host does not escape
+            result = json.loads(resp.content.decode("utf-8"), strict=False)
         except (UnicodeDecodeError, ValueError):
             raise HostUnavailable("bad_json", "the host did not answer JSON", api=api) from None
         if not isinstance(result, dict):

@@ -1,4 +1,4 @@
-"""Decrypted WeCom callbacks into domain events (customer contact doc 92130 / 96361, contacts doc 90970 / 96302).
+"""Decrypted WeCom callbacks into domain events (customer contact doc 92130 / 96361, contacts doc 96302).
 
 wechatpy 1.8.18 knows none of these events, so the XML is read here, with DTDs and entities forbidden.
 """

@@ -5,7 +5,7 @@ import hashlib
 import json
 import logging
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -115,7 +115,8 @@ def test_token_is_fetched_once_and_shared_between_clients(runtime):
 @pytest.mark.parametrize("code", [40014, 42001])
 def test_rejected_token_is_refreshed_and_the_call_retried_once(runtime, code):
     client, http = make(runtime, {
-        "gettoken": [{**OK, "access_token": "OLD", "expires_in": 7200}, {**OK, "access_token": "NEW", "expires_in": 7200}],
+        "gettoken": [{**OK, "access_token": "OLD", "expires_in": 7200},
+                     {**OK, "access_token": "NEW", "expires_in": 7200}],
         "user/get": [{"errcode": code, "errmsg": "token"}, {**OK, "userid": "zhangsan"}],
     })
     assert client.user.get("zhangsan")["userid"] == "zhangsan"
@@ -216,6 +217,13 @@ def test_non_json_and_client_errors(runtime):
     assert err.value.errcode == "http_404" and http.count("user/get") == 1
 
 
+def test_http_429_is_a_rate_limit_and_raw_control_characters_parse(runtime, sleeps):
+    client, http = make(runtime, {"user/get": [FakeResponse(b"", 429),
+                                               '{"errcode":0,"userid":"a","name":"\u5f20\t\x01"}'.encode()]})
+    assert client.user.get("a")["name"] == "\u5f20\t\x01"
+    assert http.count("user/get") == 2 and len(sleeps) == 1
+
+
 def test_timeout_is_the_runtimes(runtime):
     runtime.timeout = 3.5
     client, http = make(runtime, {"user/get": [{**OK, "userid": "x"}]})
@@ -232,8 +240,9 @@ def test_every_exchange_is_throttled_and_tag_edits_hold_a_slot(runtime):
     client.external_contact.remark("zhangsan", "wm1", remark="老客户")
     client.external_contact.mark_tag("zhangsan", "wm1", add_tag=["et1"])
     client.external_contact.list("zhangsan")
-    assert runtime.limiter.throttled == [("acme", "gettoken"), ("acme", "externalcontact/remark"),
-                                         ("acme", "externalcontact/mark_tag"), ("acme", "externalcontact/list")]
+    assert runtime.limiter.throttled == [("acme", "wecom:gettoken"), ("acme", "wecom:externalcontact/remark"),
+                                         ("acme", "wecom:externalcontact/mark_tag"),
+                                         ("acme", "wecom:externalcontact/list")]
     assert runtime.limiter.slots == [("acme", "wecom:tag_edit", 5)] * 2
     remark = next(c for c in http.calls if c["api"] == "externalcontact/remark")
     assert remark["body"] == {"userid": "zhangsan", "external_userid": "wm1", "remark": "老客户"}
@@ -389,5 +398,6 @@ def test_secrets_stay_out_of_repr_and_urllib3_logs(runtime, caplog):
             '%s://%s:%s "%s %s %s" %s %s', "https", "qyapi.weixin.qq.com", 443, "GET",
             f"/cgi-bin/gettoken?corpid=wwacme&corpsecret={SECRET}", "HTTP/1.1", 200, 80)
         logging.getLogger("urllib3.connectionpool").debug("GET /cgi-bin/user/get?access_token=TOKENVALUE&userid=a")
+        logging.getLogger("urllib3.connectionpool").debug("%(url)s", {"url": "/cgi-bin/x?access_token=TOKENVALUE"})
     text = caplog.text
     assert SECRET not in text and "TOKENVALUE" not in text and "corpsecret=***" in text

@@ -11,8 +11,8 @@ import requests
 
 from connectors.runtime import make_runtime
 from connectors.wecom.host import CAPABILITIES, WeComHost, factory
-from scrm.host import (Attachment, ChannelCodeSpec, CorpAccess, HostCredentialsError, HostError,
-                       HostRateLimited, HostUnsupported, MassMessageSpec, MessageContent, iterate)
+from scrm.host import (Attachment, ChannelCodeSpec, CorpAccess, HostCredentialsError, HostError, HostNotFound,
+                       HostRateLimited, HostUnavailable, HostUnsupported, MassMessageSpec, MessageContent, iterate)
 
 DAY = 86400
 
@@ -72,8 +72,6 @@ def test_departments_and_employees(host):
 
 
 def test_unknown_employee_is_not_found(host):
-    from scrm.host import HostNotFound
-
     with pytest.raises(HostNotFound):
         host.get_employee("nobody")
 
@@ -99,6 +97,19 @@ def test_get_customer_returns_every_follower(host):
     record = host.get_customer(customer_id)
     assert record.customer.external_id == customer_id
     assert employee in {f.employee_id for f in record.follows}
+
+
+def test_get_customer_walks_the_follower_cursor(sandbox, corp, host):
+    employees = [e.user_id for e in host.list_employees()]
+    followers: dict[str, set[str]] = {}
+    for record in iterate(lambda cursor: host.list_customers(employees, cursor)):
+        followers.setdefault(record.customer.external_id, set()).add(record.follows[0].employee_id)
+    customer_id, expected = next((c, f) for c, f in followers.items() if len(f) >= 2)
+    sandbox.control.set_limits(corp.corp_id, {"get_follow_page": 1})
+    record = host.get_customer(customer_id)
+    assert [f.employee_id for f in record.follows] and {f.employee_id for f in record.follows} == expected
+    assert len(record.follows) == len(expected)
+    assert sandbox.control.calls(corp.corp_id)["externalcontact/get"] == len(expected)
 
 
 def test_set_remark(host):
@@ -386,6 +397,14 @@ def test_expired_and_revoked_tokens_are_refreshed(sandbox, corp, host):
     sandbox.play(corp, "expire_tokens")
     assert host.list_departments()
     assert sandbox.control.calls(corp.corp_id)["gettoken"] == 3
+
+
+def test_slow_host_times_out_as_unavailable(sandbox, corp, sleeps):
+    sandbox.control.set_limits(corp.corp_id, {"latency": {"department/list": 0.5}})
+    impatient = WeComHost(access_for(sandbox, corp), make_runtime(sleep=sleeps.append, timeout=0.1, attempts=2))
+    with pytest.raises(HostUnavailable) as err:
+        impatient.list_departments()
+    assert err.value.errcode == "timeout" and len(sleeps) == 1
 
 
 def test_wrong_secret_fails_fast(sandbox, corp, runtime, sleeps):
