@@ -20,8 +20,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 setup: $(STAMP)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
+run: export SCRM_BASE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(SCRM) db upgrade
+	$(SCRM) sandbox connect --if-empty
 	$(SCRM) serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite on SQLite, then again on MySQL + Redis (+ a real worker) when

@@ -1,9 +1,12 @@
 """The composition root: `create_app` builds the Flask app and wires every room together."""
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from scrm.config import PROJECT_ROOT, Settings, build_flask_config
 from scrm.extensions import db, migrate
@@ -31,14 +34,53 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     init_celery(app)
 
+    _wire_hosts(app)
+
+    from callbacks.views import bp as callbacks_bp
     from scrm import health
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(callbacks_bp)
+    if app.config["SANDBOX"]:
+        _mount_sandbox(app)
 
+    from callbacks.cli import events_group, stream_command
+    from connectors.sandbox.cli import sandbox as sandbox_group
     from scrm.cli import register_commands
 
     register_commands(app)
+    sandbox_group.add_command(sandbox_connect_command)
+    app.cli.add_command(events_group)
+    app.cli.add_command(stream_command)
+    app.cli.add_command(sandbox_group)
     return app
+
+
+def _wire_hosts(app: Flask) -> None:
+    """One port, several hosts: register each platform's connector and callback parser."""
+    from connectors.dingtalk import events as dingtalk_events
+    from connectors.dingtalk.host import factory as dingtalk_factory
+    from connectors.runtime import make_runtime
+    from connectors.wecom import events as wecom_events
+    from connectors.wecom.host import factory as wecom_factory
+    from scrm.host import registry
+
+    runtime = make_runtime(app.config["REDIS_URL"])
+    app.extensions["scrm.host_runtime"] = runtime
+    registry.register("wecom", wecom_factory(runtime), parser=wecom_events.parse)
+    registry.register("dingtalk", dingtalk_factory(runtime), parser=dingtalk_events.parse)
+
+
+def _mount_sandbox(app: Flask) -> None:
+    """Serve the host emulator under /sandbox of the same server (embedded mode and demos)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from connectors.sandbox.app import create_sandbox_app
+
+    sandbox = create_sandbox_app(app.config["SANDBOX_DATABASE_URL"])
+    app.extensions["scrm.sandbox"] = sandbox
+    app.extensions["sandbox.corp_alias"] = _host_corp_id
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": sandbox})
 
 
 def _configure_logging(app: Flask) -> None:
@@ -63,3 +105,49 @@ def _sqlite_pragmas(app: Flask) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=15000")
         cur.close()
+
+
+def _host_corp_id(corp_key: str) -> str | None:
+    """The host corp id behind one of our corp keys (lets sandbox commands take a corp_key)."""
+    from scrm.errors import NotFound
+    from scrm.services import corps
+
+    try:
+        return corps.get_corp(corp_key).corp_id
+    except NotFound:
+        return None
+
+
+def connect_sandbox_corp(app: Flask, platform: str, *, employees: int = 20, customers: int = 300) -> dict:
+    """Create a sandbox corp, seed it, and connect it to this product like an admin connects a real one."""
+    from scrm.services import corps
+
+    control = app.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    sbx = control.create_corp(platform)
+    corp = corps.register_corp(
+        platform=platform, name=f"{sbx.name}（沙箱）", corp_id=sbx.corp_id, agent_id=sbx.agent_id,
+        app_key=sbx.app_key, secret=sbx.secret, callback_token=sbx.callback_token,
+        callback_aes_key=sbx.callback_aes_key, api_base=f"{app.config['BASE_URL']}/sandbox/{platform}")
+    control.update_corp(sbx.corp_id, callback_url=corps.callback_url(corp))
+    counts = control.seed(sbx.corp_id, employees=employees, customers=customers)
+    return {**corps.describe(corp), "seeded": counts}
+
+
+@click.command("connect")
+@click.option("--platform", type=click.Choice(["wecom", "dingtalk", "both"]), default="both", show_default=True)
+@click.option("--employees", default=20, show_default=True)
+@click.option("--customers", default=300, show_default=True)
+@click.option("--if-empty", is_flag=True, help="do nothing when a corp is already connected")
+@with_appcontext
+def sandbox_connect_command(platform, employees, customers, if_empty):
+    """Create, seed and connect sandbox corps (the emulated hosts mounted at /sandbox)."""
+    from scrm.services import corps
+
+    app = current_app._get_current_object()
+    if "scrm.sandbox" not in app.extensions:
+        raise click.ClickException("the sandbox is off (SCRM_SANDBOX=0)")
+    if if_empty and corps.list_corps():
+        return
+    for name in (["wecom", "dingtalk"] if platform == "both" else [platform]):
+        info = connect_sandbox_corp(app, name, employees=employees, customers=customers)
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))

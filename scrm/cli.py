@@ -62,6 +62,25 @@ def _celery_argv(kind: str, extra: list[str]) -> list[str]:
     return [celery, "-A", "tasks.worker:celery", kind, *extra]
 
 
+def _start_embedded_sweeper(app: Flask) -> None:
+    """Without a broker there is no beat: sweep the inbox (retries, lost rows) from a thread of the server."""
+    import threading
+    import time
+
+    sweep = app.extensions["celery"].tasks["scrm.events.sweep"]
+
+    def loop() -> None:
+        while True:
+            time.sleep(app.config["INBOX_SWEEP_SECONDS"])
+            try:
+                with app.app_context():
+                    sweep.apply(throw=True)
+            except Exception:  # keep sweeping; the error is logged
+                app.logger.exception("inbox sweep failed")
+
+    threading.Thread(target=loop, name="inbox-sweeper", daemon=True).start()
+
+
 def register_commands(app: Flask) -> None:
     """Attach the product's commands to the app's CLI."""
 
@@ -74,8 +93,11 @@ def register_commands(app: Flask) -> None:
         check_database()
         from werkzeug.serving import run_simple
 
-        click.echo(f"SCRM on http://{host}:{port}  (database {mask_url(current_app.config['SQLALCHEMY_DATABASE_URI'])})")
-        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+        app = current_app._get_current_object()
+        click.echo(f"SCRM on http://{host}:{port}  (database {mask_url(app.config['SQLALCHEMY_DATABASE_URI'])})")
+        if app.config["TASKS_EAGER"]:
+            _start_embedded_sweeper(app)
+        run_simple(host, port, app, threaded=True, use_reloader=False)
 
     @app.cli.command("worker", context_settings={"ignore_unknown_options": True})
     @click.option("--queues", "-Q", default="urgent,bulk", show_default=True)

@@ -39,6 +39,9 @@ class Settings:
     SANDBOX_DATABASE_URL: str = ""  # default: sqlite:///<instance>/sandbox.db
     LOG_LEVEL: str = "INFO"
     MAX_CALLBACK_BYTES: int = 1024 * 1024
+    INBOX_LEASE_SECONDS: int = 120  # a worker holds an inbox row this long; then the sweeper hands it on
+    INBOX_MAX_ATTEMPTS: int = 8  # transient failures retry with backoff; then the row is dead
+    INBOX_SWEEP_SECONDS: int = 5  # how often beat (or the embedded server) sweeps the inbox
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -113,9 +116,12 @@ def build_flask_config(settings: Settings) -> dict:
     broker_url = settings.BROKER_URL or settings.REDIS_URL
     eager = settings.TASKS_EAGER if settings.TASKS_EAGER is not None else not broker_url
     sandbox = settings.SANDBOX if settings.SANDBOX is not None else not settings.production
-    engine_options = {"pool_pre_ping": True}
+    engine_options: dict = {}
     if database_url.startswith("mysql"):
-        engine_options["pool_recycle"] = 3600
+        # Recycle connections before MySQL's idle timeout instead of pinging on every checkout: a ping is one
+        # more round trip on each callback. A connection lost anyway fails one request (503, the host retries).
+        # READ COMMITTED: a worker that lost an insert race sees the winner's row when it looks again.
+        engine_options.update(pool_recycle=280, pool_size=10, max_overflow=20, isolation_level="READ COMMITTED")
     return {
         "SCRM_SETTINGS": settings,
         "ENV_NAME": settings.ENV,
@@ -130,6 +136,9 @@ def build_flask_config(settings: Settings) -> dict:
         "SANDBOX_DATABASE_URL": settings.SANDBOX_DATABASE_URL or f"sqlite:///{instance / 'sandbox.db'}",
         "LOG_LEVEL": settings.LOG_LEVEL,
         "MAX_CONTENT_LENGTH": settings.MAX_CALLBACK_BYTES,
+        "INBOX_LEASE_SECONDS": settings.INBOX_LEASE_SECONDS,
+        "INBOX_MAX_ATTEMPTS": settings.INBOX_MAX_ATTEMPTS,
+        "INBOX_SWEEP_SECONDS": settings.INBOX_SWEEP_SECONDS,
         "JSON_AS_ASCII": False,
         **settings.extra,
     }

@@ -6,11 +6,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterator, TypeVar
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrm.extensions import db
 
 F = TypeVar("F", bound=Callable)
+M = TypeVar("M")
 _depth: ContextVar[int] = ContextVar("scrm_uow_depth", default=0)
 
 
@@ -40,3 +43,24 @@ def transactional(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def get_or_create(model: type[M], create: Callable[[], M], **lookup) -> M:
+    """The row matching `lookup`, inserting `create()` if there is none; safe when workers race to insert it."""
+    found = db.session.scalar(select(model).filter_by(**lookup))
+    if found is not None:
+        return found
+    if db.session.get_bind().dialect.name == "sqlite":
+        # one writer at a time, and event processing is serialized there (see services.processing);
+        # pysqlite's own transaction handling also makes SAVEPOINTs unreliable
+        row = create()
+        db.session.add(row)
+        db.session.flush()
+        return row
+    try:
+        with db.session.begin_nested():
+            row = create()
+            db.session.add(row)
+        return row
+    except IntegrityError:  # another worker inserted it first: use theirs
+        return db.session.scalar(select(model).filter_by(**lookup))

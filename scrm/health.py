@@ -51,3 +51,15 @@ def readyz():
     if not current_app.config["BROKER_URL"] or current_app.config["TASKS_EAGER"]:
         body["checks"]["broker"] = "in-process"
     return jsonify(body), (200 if ready else 503)
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    """Prometheus exposition: callback counters, processing latency, inbox rows by status."""
+    from flask import Response
+
+    from scrm import metrics
+    from scrm.services import inbox
+
+    body = metrics.render(inbox.count_by_status)
+    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

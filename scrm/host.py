@@ -402,10 +402,22 @@ class HostRegistry:
 
     def __init__(self) -> None:
         self._factories: dict[str, HostFactory] = {}
+        self._parsers: dict[str, Callable[[str], Any]] = {}
         self._override: Callable[[CorpAccess], Host] | None = None
 
-    def register(self, platform: str, factory: HostFactory) -> None:
+    def register(self, platform: str, factory: HostFactory, parser: Callable[[str], Any] | None = None) -> None:
+        """Register a platform's Host factory and the parser of its decrypted callback payloads."""
         self._factories[platform] = factory
+        if parser is not None:
+            self._parsers[platform] = parser
+
+    def parse(self, platform: str, payload: str):
+        """Parse a stored, decrypted payload again into a ParsedCallback (the inbox keeps only the raw text)."""
+        try:
+            parser = self._parsers[platform]
+        except KeyError:
+            raise LookupError(f"no callback parser registered for platform {platform!r}") from None
+        return parser(payload)
 
     @property
     def platforms(self) -> list[str]:

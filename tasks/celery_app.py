@@ -34,17 +34,25 @@ def init_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         task_queues=(Queue(URGENT), Queue(BULK)),
         task_default_queue=URGENT,
+        task_routes={"scrm.events.*": {"queue": URGENT}, "scrm.sync.*": {"queue": BULK}},
         task_serializer="json",
         accept_content=["json"],
         result_expires=3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # A callback must answer even when the broker is down: fail fast, the sweeper re-enqueues later.
+        broker_connection_timeout=2,
+        task_publish_retry=False,
+        broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5,
+                                  "max_retries": 0},
         timezone="UTC",
         enable_utc=True,
-        beat_schedule={},
+        beat_schedule={
+            "sweep-inbox": {"task": "scrm.events.sweep", "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
+        },
     )
     celery.set_default()
     app.extensions["celery"] = celery
-    import tasks.system  # noqa: F401  (registers the tasks with this app)
+    import tasks.events  # noqa: F401  (registers the tasks with this app)
+    import tasks.system  # noqa: F401
 
     return celery

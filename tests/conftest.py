@@ -151,3 +151,68 @@ def scratch_database_url(tmp_path):
         with server.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         server.dispose()
+
+
+@pytest.fixture
+def fake_host(app):
+    """Every corp talks to one in-memory host for the test; `fake_host.calls` records what it was asked."""
+    from scrm.host import registry
+    from tests.fakes import FakeHost
+
+    host = FakeHost()
+    registry.override(lambda access: host)
+    yield host
+    registry.override(None)
+
+
+class WorkerProcess:
+    """A real `celery worker` in its own process group, so a test can SIGKILL it like an OOM killer would."""
+
+    def __init__(self, env: dict, log_path: Path):
+        import signal
+        import subprocess
+        import sys
+
+        self._signal = signal
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks.worker:celery", "worker", "-Q", "urgent,bulk", "-c", "1",
+             "--without-gossip", "--without-mingle", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, self._signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, self._signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except Exception:
+                os.killpg(self.proc.pid, self._signal.SIGKILL)
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(database_url, redis_url, tmp_path):
+    """Start real Celery workers on the leg's database and Redis; all are stopped after the test."""
+    workers = []
+
+    def start(**extra_env) -> WorkerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
+        env.update(SCRM_DATABASE_URL=database_url, SCRM_REDIS_URL=redis_url, SCRM_INSTANCE_PATH=str(tmp_path),
+                   SCRM_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", SCRM_LOG_LEVEL="INFO",
+                   SCRM_SANDBOX="0", **{k: str(v) for k, v in extra_env.items()})
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

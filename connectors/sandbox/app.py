@@ -203,7 +203,8 @@ class Control:
         return corp
 
     def set_limits(self, corp_id: str, limits: dict[str, Any], *, replace: bool = False) -> Corp:
-        """Change budgets: {"per_minute": n, "<api path>": n, "edit_concurrency": 5, "edit_service_time": s}."""
+        """Change budgets: {"per_minute": n, "<api path>": n, "edit_concurrency": 5, "edit_service_time": s,
+        "latency": {"<api path>": seconds}}."""
         current = {} if replace else dict(self.corp(corp_id).limits or {})
         current.update(limits)
         gate(self.db).reset(corp_id)

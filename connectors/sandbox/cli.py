@@ -31,6 +31,14 @@ def _control(db: str | None) -> Control:
     return Control(open_db(url))
 
 
+def _corp_id(value: str) -> str:
+    """A sandbox corp id, or the product's corp_key of a corp connected to the sandbox (mapped by the product)."""
+    from flask import current_app, has_app_context
+
+    alias = current_app.extensions.get("sandbox.corp_alias") if has_app_context() else None
+    return (alias(value) if alias else None) or value
+
+
 def _value(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -80,7 +88,7 @@ def create_corp(platform: str, corp_id: str | None, callback_url: str | None, to
 
 
 @sandbox.command()
-@click.option("--corp", "corp_id", required=True, help="the sandbox corp id")
+@click.option("--corp", "corp_id", required=True, help="the product's corp_key, or the sandbox corp id")
 @click.option("--customers", default=300, show_default=True, type=int)
 @click.option("--employees", default=20, show_default=True, type=int)
 @click.option("--seed", "rng_seed", default=None, type=int, help="random seed, for a repeatable organisation")
@@ -89,7 +97,7 @@ def seed(corp_id: str, customers: int, employees: int, rng_seed: int | None, db:
     """Build a believable organisation (bulk inserts: 100,000 customers in minutes)."""
     started = time.monotonic()
     try:
-        counts = _control(db).seed(corp_id, employees=employees, customers=customers, rng=rng_seed)
+        counts = _control(db).seed(_corp_id(corp_id), employees=employees, customers=customers, rng=rng_seed)
     except LookupError as exc:
         raise click.ClickException(f"{exc}; create it first with `sandbox create-corp`") from None
     _echo({**counts, "seconds": round(time.monotonic() - started, 1)})
@@ -97,7 +105,7 @@ def seed(corp_id: str, customers: int, employees: int, rng_seed: int | None, db:
 
 @sandbox.command()
 @click.argument("scenario")
-@click.option("--corp", "corp_id", required=True, help="the sandbox corp id")
+@click.option("--corp", "corp_id", required=True, help="the product's corp_key, or the sandbox corp id")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="scenario parameter, e.g. -p customers=200 -p codes=3 -p over=60")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait for the callbacks to be delivered")
@@ -111,7 +119,7 @@ def play(scenario: str, corp_id: str, params: tuple[str, ...], wait: bool, db: s
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
         kwargs[key.strip()] = _value(raw)
     try:
-        result = _control(db).play(corp_id, scenario, wait=wait, **kwargs)
+        result = _control(db).play(_corp_id(corp_id), scenario, wait=wait, **kwargs)
     except (LookupError, ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo(result)

@@ -33,4 +33,5 @@ class InboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]  # a worker's lease; an expired lease means the worker died
     processed_at: Mapped[datetime | None]

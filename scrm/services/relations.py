@@ -1,0 +1,193 @@
+"""Customers and their relationships with employees: added, edited, ended, re-added.
+
+A relationship is one employee following one customer. Ended relationships are kept (with reason and time) and a
+re-add reactivates the same row, so history survives. Handlers are idempotent and tolerate events that arrive out
+of order: the host's current view decides whether an add stands, and a removal older than the relationship's
+(re)start is ignored.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from scrm.events import (ChatAuthorized, CustomerAdded, CustomerEdited, CustomerRemovedByCustomer,
+                         CustomerRemovedByEmployee, TransferFailed)
+from scrm.db import get_or_create
+from scrm.extensions import db
+from scrm.host import Host, HostCustomer, HostFollow, HostNotFound
+from scrm.models import Channel, Corp, Customer, Employee, Relationship, RelationshipTag, utcnow
+from scrm.services import timeline
+from scrm.services.org import ensure_employee
+from scrm.services.tags import ensure_tags
+
+_CUSTOMER_FIELDS = ("avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position", "mobile")
+
+
+def find_customer(corp: Corp, host_id: str) -> Customer | None:
+    return db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.host_id == host_id))
+
+
+def upsert_customer(corp: Corp, hc: HostCustomer) -> Customer:
+    customer = get_or_create(Customer, lambda: Customer(corp_id=corp.id, host_id=hc.external_id, name=hc.name or ""),
+                             corp_id=corp.id, host_id=hc.external_id)
+    customer.name = hc.name or customer.name
+    for attr in _CUSTOMER_FIELDS:
+        value = getattr(hc, attr)
+        if value is not None:
+            setattr(customer, attr, value)
+    db.session.flush()
+    return customer
+
+
+def _placeholder_customer(corp: Corp, host_id: str) -> Customer:
+    return get_or_create(Customer, lambda: Customer(corp_id=corp.id, host_id=host_id, name=""),
+                         corp_id=corp.id, host_id=host_id)
+
+
+def find_relationship(corp: Corp, employee: Employee, customer: Customer) -> Relationship | None:
+    return db.session.scalar(select(Relationship).where(
+        Relationship.corp_id == corp.id, Relationship.employee_id == employee.id,
+        Relationship.customer_id == customer.id))
+
+
+def channel_for_state(corp: Corp, state: str | None) -> Channel | None:
+    if not state:
+        return None
+    return db.session.scalar(select(Channel).where(Channel.corp_id == corp.id, Channel.state == state))
+
+
+def set_relationship_tags(rel: Relationship, tag_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Make the relationship carry exactly these local tags; returns (added, removed)."""
+    have = set(db.session.scalars(select(RelationshipTag.tag_id).where(RelationshipTag.relationship_id == rel.id)))
+    want = set(tag_ids)
+    if have - want:
+        db.session.execute(delete(RelationshipTag).where(RelationshipTag.relationship_id == rel.id,
+                                                         RelationshipTag.tag_id.in_(have - want)))
+    db.session.add_all(RelationshipTag(relationship_id=rel.id, tag_id=t) for t in want - have)
+    return want - have, have - want
+
+
+def apply_follow(corp: Corp, customer: Customer, employee: Employee, follow: HostFollow, host: Host,
+                 *, state: str | None = None) -> tuple[Relationship, str | None]:
+    """Upsert a relationship from the host's view of it; returns it and 'added', 'readded' or None."""
+    rel = find_relationship(corp, employee, customer)
+    change = None
+    started = follow.created_at or utcnow()
+    if rel is None:
+        rel = Relationship(corp_id=corp.id, employee_id=employee.id, customer_id=customer.id, started_at=started)
+        db.session.add(rel)
+        change = "added"
+    elif rel.status != "active":
+        change = "readded"
+        rel.started_at, rel.ended_at, rel.end_reason = started, None, None
+    rel.status = "active"
+    rel.remark, rel.description = follow.remark, follow.description
+    rel.remark_mobiles = list(follow.remark_mobiles or [])
+    rel.add_way, rel.oper_user_id = follow.add_way, follow.oper_user_id
+    new_state = follow.state or state
+    if new_state and (change or not rel.state):
+        rel.state = new_state
+        channel = channel_for_state(corp, new_state)
+        rel.channel_id = channel.id if channel else None
+    db.session.flush()
+    set_relationship_tags(rel, [t.id for t in ensure_tags(corp, host, follow.tag_ids)])
+    return rel, change
+
+
+def _follow_of(record, employee_host_id: str) -> HostFollow | None:
+    return next((f for f in record.follows if f.employee_id == employee_host_id), None)
+
+
+def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None:
+    """Read the customer and the relationship from the host and record them, attributed to the channel."""
+    employee = ensure_employee(corp, event.employee_id, host)
+    try:
+        record = host.get_customer(event.customer_id)
+    except HostNotFound:
+        record = None  # the customer is gone again already: a later removal event tells how
+    if record is None:
+        return
+    customer = upsert_customer(corp, record.customer)
+    follow = _follow_of(record, event.employee_id)
+    if follow is None:
+        return  # the host no longer lists this friendship: a removal overtook this add
+    rel, change = apply_follow(corp, customer, employee, follow, host, state=event.state)
+    if change:
+        timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
+                        kind="added" if change == "added" else "readded",
+                        payload={"state": rel.state, "channel_id": rel.channel_id, "half": event.half},
+                        occurred_at=event.occurred_at or rel.started_at, dedupe_key=ctx.key("added", rel.id))
+
+
+def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx) -> None:
+    """Re-read the relationship: the employee changed remark or tags in the host app."""
+    employee = ensure_employee(corp, event.employee_id, host)
+    record = host.get_customer(event.customer_id)
+    customer = upsert_customer(corp, record.customer)
+    follow = _follow_of(record, event.employee_id)
+    if follow is None:
+        return
+    rel = find_relationship(corp, employee, customer)
+    before = (rel.remark, rel.description, list(rel.remark_mobiles or [])) if rel else None
+    rel, change = apply_follow(corp, customer, employee, follow, host, state=None)
+    after = (rel.remark, rel.description, list(rel.remark_mobiles or []))
+    if change or before != after:
+        timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
+                        kind="edited", payload={"remark": rel.remark, "description": rel.description},
+                        occurred_at=event.occurred_at, dedupe_key=ctx.key("edited", rel.id))
+
+
+def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *, status: str,
+                     reason: str, at: datetime | None, host: Host, ctx) -> Relationship | None:
+    """End a relationship; unknown ones are recorded ended, so an add that arrives later cannot revive them."""
+    at = at or utcnow()
+    employee = ensure_employee(corp, employee_host_id, host)
+    customer = _placeholder_customer(corp, customer_host_id)
+    rel = find_relationship(corp, employee, customer)
+    if rel is None:
+        rel = Relationship(corp_id=corp.id, employee_id=employee.id, customer_id=customer.id, status=status,
+                           started_at=at, ended_at=at, end_reason=reason)
+        db.session.add(rel)
+        db.session.flush()
+    elif rel.status == "active":
+        if rel.started_at and rel.started_at > at:
+            return None  # the pair was re-added after this removal happened
+        rel.status, rel.ended_at, rel.end_reason = status, at, reason
+    else:
+        return None
+    timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
+                    kind="removed", payload={"status": status, "reason": reason}, occurred_at=at,
+                    dedupe_key=ctx.key("removed", rel.id))
+    return rel
+
+
+def on_removed_by_employee(corp: Corp, event: CustomerRemovedByEmployee, host: Host, ctx) -> None:
+    transferred = event.source == "DELETE_BY_TRANSFER"
+    end_relationship(corp, event.employee_id, event.customer_id,
+                     status="transferred" if transferred else "removed_by_employee",
+                     reason=(event.source or "deleted_by_employee").lower(), at=event.occurred_at, host=host,
+                     ctx=ctx)
+
+
+def on_removed_by_customer(corp: Corp, event: CustomerRemovedByCustomer, host: Host, ctx) -> None:
+    end_relationship(corp, event.employee_id, event.customer_id, status="removed_by_customer",
+                     reason="deleted_by_customer", at=event.occurred_at, host=host, ctx=ctx)
+
+
+def _note_on_relationship(corp: Corp, event, host: Host, ctx, kind: str, payload: dict) -> None:
+    employee = ensure_employee(corp, event.employee_id, host)
+    customer = _placeholder_customer(corp, event.customer_id)
+    rel = find_relationship(corp, employee, customer)
+    timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id,
+                    relationship_id=rel.id if rel else None, kind=kind, payload=payload,
+                    occurred_at=event.occurred_at, dedupe_key=ctx.key(kind, customer.id))
+
+
+def on_transfer_failed(corp: Corp, event: TransferFailed, host: Host, ctx) -> None:
+    """The takeover failed (customer refused, or the taker is at their limit): the customer stays put."""
+    _note_on_relationship(corp, event, host, ctx, "transfer_failed", {"reason": event.reason})
+
+
+def on_chat_authorized(corp: Corp, event: ChatAuthorized, host: Host, ctx) -> None:
+    _note_on_relationship(corp, event, host, ctx, "chat_archive_approved", {})

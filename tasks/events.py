@@ -1,0 +1,107 @@
+"""Inbox processing on the urgent queue, and the sweeper that re-enqueues what a broker or worker lost."""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+
+from celery import shared_task
+from flask import current_app
+
+from scrm.services import inbox, processing
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="scrm.events.process")
+def process_event(inbox_id: int) -> str:
+    """Handle one inbox row; start its successor; schedule its retry."""
+    outcome = processing.process(inbox_id)
+    if outcome.successor:
+        enqueue(outcome.successor)
+    if outcome.retry_in is not None:
+        enqueue(inbox_id, countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="scrm.events.dispatch")
+def dispatch(inbox_ids: list[int]) -> int:
+    """Fan a batch from a web process out to one processing task per row (workers run them in parallel)."""
+    for inbox_id in inbox_ids:
+        enqueue(inbox_id)
+    return len(inbox_ids)
+
+
+@shared_task(name="scrm.events.sweep")
+def sweep() -> int:
+    """Re-enqueue pending rows nobody picked up and rows whose worker's lease ran out."""
+    due = inbox.due_for_sweep()
+    for inbox_id in due:
+        enqueue(inbox_id)
+    return len(due)
+
+
+class Publisher:
+    """Publishes from one background thread per process, so an acknowledgement never waits on the broker.
+
+    Rows acknowledged meanwhile travel in one message and a worker fans them out: the web tier pays one publish
+    per batch. A row whose publication is lost (the process dies first, the broker is down) is found by the sweeper.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.pid = os.getpid()
+        threading.Thread(target=self._run, name="inbox-publisher", daemon=True).start()
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            task = self.app.extensions["celery"].tasks[dispatch.name]
+            while True:
+                ids = [self.queue.get()]
+                while len(ids) < 100:  # whatever else arrived meanwhile goes in the same message
+                    try:
+                        ids.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                try:
+                    task.apply_async(args=[ids], retry=False)
+                except Exception as exc:  # broker down: the rows wait for the sweeper
+                    log.warning("could not enqueue inbox %s: %s", ids, exc)
+
+
+_publishers: dict[int, Publisher] = {}
+_publishers_lock = threading.Lock()
+
+
+def publish_soon(inbox_id: int) -> None:
+    """Queue a row for processing without waiting for the broker (in-process tasks run it now)."""
+    app = current_app._get_current_object()
+    if app.config["TASKS_EAGER"]:
+        enqueue(inbox_id)
+        return
+    publisher = _publishers.get(id(app))
+    if publisher is None or publisher.pid != os.getpid():  # threads do not survive a fork
+        with _publishers_lock:
+            publisher = _publishers.get(id(app))
+            if publisher is None or publisher.pid != os.getpid():
+                publisher = _publishers[id(app)] = Publisher(app)
+    publisher.queue.put(inbox_id)
+
+
+def enqueue(inbox_id: int, countdown: float = 0) -> bool:
+    """Queue processing of a row; False when the broker is unreachable (the row waits for the sweeper)."""
+    # the Celery app of *this* Flask app (several may live in one process: tests, the sandbox)
+    task = current_app.extensions["celery"].tasks[process_event.name]
+    if current_app.config["TASKS_EAGER"]:
+        if countdown:
+            return True  # in-process mode has no delayed queue: the sweeper runs it when due
+        task.apply(args=[inbox_id], throw=True)
+        return True
+    try:
+        task.apply_async(args=[inbox_id], countdown=countdown or None, retry=False)
+        return True
+    except Exception as exc:  # broker down: the row is stored; the sweeper will enqueue it later
+        log.warning("could not enqueue inbox %s: %s", inbox_id, exc)
+        return False

@@ -1,0 +1,59 @@
+"""The embedded default end to end: SQLite, in-process tasks, the sandbox mounted at /sandbox of the same server."""
+import socket
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from scrm.extensions import db
+from scrm.models import Customer, Employee, InboxEvent, Relationship, TimelineEntry
+
+
+@pytest.fixture
+def embedded(make_app, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(SANDBOX=True, SANDBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'sandbox.db'}",
+                   BASE_URL=f"http://127.0.0.1:{port}", TASKS_EAGER=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with app.app_context():
+        yield app
+        from tests.conftest import _clean_tables
+
+        _clean_tables()
+    server.shutdown()
+    server.server_close()
+
+
+def test_customers_scanning_a_code_become_attributed_relationships(embedded):
+    from scrm.app import connect_sandbox_corp
+
+    info = connect_sandbox_corp(embedded, "wecom", employees=3, customers=5)
+    assert info["api_base"].endswith("/sandbox/wecom") and info["seeded"]["employees"] == 3
+    control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    played = control.play(info["corp_id"], "scan", customers=4, codes=2, over=0, wait=True)
+    assert played
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "done")) == 4
+    rels = db.session.scalars(select(Relationship)).all()
+    assert len(rels) == 4 and all(r.status == "active" and r.state for r in rels)
+    assert db.session.scalar(select(func.count()).select_from(TimelineEntry)) == 4
+    assert db.session.scalar(select(func.count()).select_from(Customer).where(Customer.name != "")) == 4
+    assert db.session.scalar(select(func.count()).select_from(Employee)) >= 1
+
+
+def test_a_customer_deleting_the_salesperson_ends_the_relationship(embedded):
+    from scrm.app import connect_sandbox_corp
+
+    info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=0)
+    control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    control.play(info["corp_id"], "scan", customers=1, codes=1, over=0, wait=True)
+    control.play(info["corp_id"], "customer_deletes_employee", wait=True)
+    db.session.expire_all()
+    rel = db.session.scalar(select(Relationship))
+    assert rel.status == "removed_by_customer"
+    kinds = [e.kind for e in db.session.scalars(select(TimelineEntry).order_by(TimelineEntry.id))]
+    assert kinds == ["added", "removed"]
