@@ -115,6 +115,8 @@ class DingTalkClient:
     def _exchange(self, method: str, url: str, api: str, *, json_body: dict | None = None,
                   params: dict | None = None, headers: dict | None = None, v1: bool = False) -> dict:
         self.runtime.limiter.throttle(self.corp_key, f"dingtalk:{api}")
+        if json_body is not None:
+            headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
         try:
             resp = self.http.request(method, url, params=params, headers=headers,
                                      data=None if json_body is None else json.dumps(json_body, ensure_ascii=False)

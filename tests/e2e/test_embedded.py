@@ -57,3 +57,19 @@ def test_a_customer_deleting_the_salesperson_ends_the_relationship(embedded):
     assert rel.status == "removed_by_customer"
     kinds = [e.kind for e in db.session.scalars(select(TimelineEntry).order_by(TimelineEntry.id))]
     assert kinds == ["added", "removed"]
+
+
+def test_a_dingtalk_departure_reaches_the_product_as_a_signed_callback(embedded):
+    from scrm.app import connect_sandbox_corp
+
+    info = connect_sandbox_corp(embedded, "dingtalk", employees=3, customers=4)
+    control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    joined = control.play(info["corp_id"], "employee_joins", name="新同事", wait=True)
+    assert joined["delivered"] == 1  # the product answered the encrypted "success" the host checks
+    userid = joined["result"]["userid"]
+    left = control.play(info["corp_id"], "employee_leaves", userid=userid, wait=True)
+    assert left["delivered"] == 1
+    db.session.expire_all()
+    emp = db.session.scalar(select(Employee).where(Employee.host_id == userid))
+    assert (emp.name, emp.status) == ("新同事", "departed")
+    assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "done")) == 2
