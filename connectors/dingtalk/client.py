@@ -75,7 +75,12 @@ class DingTalkClient:
     # ---------------------------------------------------------------- tokens
 
     def fetch_access_token(self) -> tuple[str, int]:
-        """POST /v1.0/oauth2/accessToken (doc obtain-the-access-token-of-an-internal-app)."""
+        """POST /v1.0/oauth2/accessToken (doc obtain-the-access-token-of-an-internal-app); or the legacy
+        GET gettoken (doc obtain-orgapp-token) when the corp's option `token_api` is "legacy"."""
+        if self.access.options.get("token_api") == "legacy":
+            data = self._exchange("GET", f"{self.oapi_base}/gettoken", "gettoken",
+                                  params={"appkey": self.access.app_key, "appsecret": self.access.secret})
+            return data["access_token"], int(data.get("expires_in") or 7200)
         body = {"appKey": self.access.app_key, "appSecret": self.access.secret}
         data = self._exchange("POST", f"{self.api_base}/v1.0/oauth2/accessToken", "v1.0/oauth2/accessToken",
                               json_body=body, v1=True)
@@ -161,6 +166,10 @@ class DingTalkClient:
     def list_sub_departments(self, dept_id: int | str) -> list[dict]:
         """topapi/v2/department/listsub (doc user-management-acquires-the-list-departments)."""
         return self.oapi("topapi/v2/department/listsub", {"dept_id": int(dept_id)}).get("result") or []
+
+    def list_user_ids(self, dept_id: int | str) -> list[str]:
+        """topapi/user/listid (doc query-the-list-of-department-userids)."""
+        return self.oapi("topapi/user/listid", {"dept_id": int(dept_id)})["result"].get("userid_list") or []
 
     def list_users(self, dept_id: int | str, cursor: int = 0, size: int = 100) -> dict:
         """topapi/v2/user/list (doc queries-the-complete-information-of-a-department-user)."""

@@ -178,3 +178,16 @@ def test_qps_limit_backs_off_then_surfaces_and_quota_never_retries(sandbox, org)
     with pytest.raises(HostQuotaExceeded):
         host.send_app_message(["dt00001"], "hi")
     assert sleeps == []  # a monthly quota does not come back by retrying
+
+
+def test_legacy_token_api_user_ids_and_contact_delete(sandbox, org):
+    corp, _ = org
+    access = CorpAccess(corp_key="legacy", platform="dingtalk", corp_id=corp.corp_id, agent_id=corp.agent_id,
+                        secret=corp.secret, app_key=corp.app_key, api_base=sandbox.dingtalk_base,
+                        options={"token_api": "legacy"})
+    client = DingTalkClient(access, make_runtime(sleep=lambda s: None))
+    assert set(client.list_user_ids(1)) == {e["userid"] for e in client.list_users(1)["list"]}
+    victim = client.extcontact_list(0, 1)[0]["userid"]
+    client.extcontact_delete(victim)
+    with pytest.raises(HostNotFound):
+        client.extcontact_get(victim)
