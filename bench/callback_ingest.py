@@ -105,7 +105,7 @@ class Stack:
         redis.Redis.from_url(REDIS).flushdb()
         self.port = free_port()
         self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", os.environ.get("BENCH_WEB_WORKERS", "2"), "-k", "gthread", "--threads", os.environ.get("BENCH_WEB_THREADS", "16"), "-b",
+            [sys.executable, "-m", "gunicorn", "-w", os.environ.get("BENCH_WEB_WORKERS", "4"), "-k", "gthread", "--threads", os.environ.get("BENCH_WEB_THREADS", "8"), "-b",
              f"127.0.0.1:{self.port}", "--log-level", "warning", "bench.callback_server:app"],
             env=self.env(), cwd=ROOT))
         deadline = time.time() + 30
