@@ -116,22 +116,24 @@ def test_a_crashed_holders_slot_comes_back(redis_client):
         pass
 
 
-def _gate_worker(url, prefix, counter, peak_key):
+def _gate_worker(url, prefix, counter, peak_key, barrier):
     client = redis.Redis.from_url(url)
     limiter = RedisLimiter(client, prefix=prefix, max_wait=30)
+    barrier.wait()  # everyone contends at once, however slowly the processes started
     for _ in range(3):
         with limiter.concurrency("c1", "wecom:tag_edit", 5):
             n = client.incr(counter)
             client.eval("if tonumber(redis.call('get', KEYS[1]) or 0) < tonumber(ARGV[1]) then "
                         "redis.call('set', KEYS[1], ARGV[1]) end", 1, peak_key, n)
-            time.sleep(0.05)
+            time.sleep(0.2)
             client.decr(counter)
 
 
 def test_the_gate_holds_across_processes(redis_url, redis_client):
     prefix = f"test:{uuid.uuid4().hex}:"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_gate_worker, args=(redis_url, prefix, prefix + "n", prefix + "peak"))
+    barrier = ctx.Barrier(10)
+    procs = [ctx.Process(target=_gate_worker, args=(redis_url, prefix, prefix + "n", prefix + "peak", barrier))
              for _ in range(10)]
     for p in procs:
         p.start()
