@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from connectors.wecom import crypto as crypto_mod
+from connectors import framing
 from connectors.wecom.crypto import WeComCrypto, normalize_echostr
 from scrm.host import BadSignature, MalformedPayload, WrongReceiver
 
@@ -152,8 +153,8 @@ def test_random_prefix_is_fresh_and_from_the_csprng(monkeypatch):
     second, _ = crypto.encrypt("same", "n", "1")
     assert first != second
     calls = []
-    real = crypto_mod.secrets.choice
-    monkeypatch.setattr(crypto_mod.secrets, "choice", lambda seq: calls.append(1) or real(seq))
+    real = framing.secrets.choice
+    monkeypatch.setattr(framing.secrets, "choice", lambda seq: calls.append(1) or real(seq))
     crypto.encrypt("same", "n", "1")
     assert len(calls) == 16
 
