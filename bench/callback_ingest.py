@@ -158,6 +158,17 @@ def sign_all(stack: Stack, events: list[str]) -> list[tuple[bytes, dict]]:
     return out
 
 
+async def post(session: aiohttp.ClientSession, url: str, body: bytes, query: dict, latencies: list[float]) -> bool:
+    """One callback; its ack latency is recorded when the answer is 200."""
+    started = time.perf_counter()
+    async with session.post(url, data=body, params=query) as resp:
+        await resp.read()
+        if resp.status != 200:
+            return False
+        latencies.append(time.perf_counter() - started)
+        return True
+
+
 async def closed_loop(url: str, requests: list, concurrency: int, seconds: float) -> tuple[float, list[float], int]:
     """As fast as `concurrency` clients can go for `seconds`; returns (acks per second, latencies, errors)."""
     latencies, errors, index = [], 0, 0
@@ -169,13 +180,7 @@ async def closed_loop(url: str, requests: list, concurrency: int, seconds: float
             while time.perf_counter() < deadline and index < len(requests):
                 body, query = requests[index]
                 index += 1
-                started = time.perf_counter()
-                async with session.post(url, data=body, params=query) as resp:
-                    await resp.read()
-                    if resp.status == 200:
-                        latencies.append(time.perf_counter() - started)
-                    else:
-                        errors += 1
+                errors += not await post(session, url, body, query, latencies)
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - started_at), latencies, errors
 
@@ -186,13 +191,7 @@ async def open_loop(url: str, requests: list, rate: float) -> tuple[list[float],
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500)) as session:
         async def one(body, query):
             nonlocal errors
-            started = time.perf_counter()
-            async with session.post(url, data=body, params=query) as resp:
-                await resp.read()
-                if resp.status == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
+            errors += not await post(session, url, body, query, latencies)
         tasks, start = [], time.perf_counter()
         for n, (body, query) in enumerate(requests):
             delay = start + n / rate - time.perf_counter()
