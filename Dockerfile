@@ -5,7 +5,7 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN pip install --no-cache-dir --no-deps . && useradd --system --home /var/lib/scrm scrm \
-    && mkdir -p /var/lib/scrm && chown scrm /var/lib/scrm
+    && mkdir -p /var/lib/scrm /var/lib/scrm-metrics && chown scrm /var/lib/scrm /var/lib/scrm-metrics
 USER scrm
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "scrm.wsgi:app"]
