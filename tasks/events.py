@@ -75,6 +75,11 @@ _publishers: dict[int, Publisher] = {}
 _publishers_lock = threading.Lock()
 
 
+def _current(publisher: Publisher | None, app) -> bool:
+    # threads do not survive a fork, and an app id may be reused once its app is gone
+    return publisher is not None and publisher.pid == os.getpid() and publisher.app is app
+
+
 def publish_soon(inbox_id: int) -> None:
     """Queue a row for processing without waiting for the broker (in-process tasks run it now)."""
     app = current_app._get_current_object()
@@ -82,10 +87,10 @@ def publish_soon(inbox_id: int) -> None:
         enqueue(inbox_id)
         return
     publisher = _publishers.get(id(app))
-    if publisher is None or publisher.pid != os.getpid():  # threads do not survive a fork
+    if not _current(publisher, app):
         with _publishers_lock:
             publisher = _publishers.get(id(app))
-            if publisher is None or publisher.pid != os.getpid():
+            if not _current(publisher, app):
                 publisher = _publishers[id(app)] = Publisher(app)
     publisher.queue.put(inbox_id)
 
