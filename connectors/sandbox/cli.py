@@ -31,12 +31,15 @@ def _control(db: str | None) -> Control:
     return Control(open_db(url))
 
 
-def _corp_id(value: str) -> str:
+def _corp_id(control: Control, value: str) -> str:
     """A sandbox corp id, or the product's corp_key of a corp connected to the sandbox (mapped by the product)."""
     from flask import current_app, has_app_context
 
-    alias = current_app.extensions.get("sandbox.corp_alias") if has_app_context() else None
-    return (alias(value) if alias else None) or value
+    try:
+        return control.corp(value).corp_id
+    except LookupError:
+        alias = current_app.extensions.get("sandbox.corp_alias") if has_app_context() else None
+        return (alias(value) if alias else None) or value
 
 
 def _value(raw: str) -> Any:
@@ -97,7 +100,8 @@ def seed(corp_id: str, customers: int, employees: int, rng_seed: int | None, db:
     """Build a believable organisation (bulk inserts: 100,000 customers in minutes)."""
     started = time.monotonic()
     try:
-        counts = _control(db).seed(_corp_id(corp_id), employees=employees, customers=customers, rng=rng_seed)
+        control = _control(db)
+        counts = control.seed(_corp_id(control, corp_id), employees=employees, customers=customers, rng=rng_seed)
     except LookupError as exc:
         raise click.ClickException(f"{exc}; create it first with `sandbox create-corp`") from None
     _echo({**counts, "seconds": round(time.monotonic() - started, 1)})
@@ -119,7 +123,8 @@ def play(scenario: str, corp_id: str, params: tuple[str, ...], wait: bool, db: s
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
         kwargs[key.strip()] = _value(raw)
     try:
-        result = _control(db).play(_corp_id(corp_id), scenario, wait=wait, **kwargs)
+        control = _control(db)
+        result = control.play(_corp_id(control, corp_id), scenario, wait=wait, **kwargs)
     except (LookupError, ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo(result)

@@ -73,3 +73,14 @@ def test_a_dingtalk_departure_reaches_the_product_as_a_signed_callback(embedded)
     emp = db.session.scalar(select(Employee).where(Employee.host_id == userid))
     assert (emp.name, emp.status) == ("新同事", "departed")
     assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "done")) == 2
+
+
+def test_sandbox_commands_take_the_products_corp_key(embedded):
+    from scrm.app import connect_sandbox_corp
+
+    info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=0)
+    result = embedded.test_cli_runner().invoke(args=["sandbox", "play", "scan", "--corp", info["corp_key"],
+                                                     "-p", "customers=2", "-p", "codes=1", "-p", "over=0"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Relationship)) == 2
