@@ -123,6 +123,7 @@ def register_commands(app: Flask) -> None:
         os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
 
     app.cli.add_command(corp_group)
+    app.cli.add_command(sync_command)
 
 
 @click.group("corp")
@@ -188,3 +189,33 @@ def corp_show(corp_key: str) -> None:
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(corps.describe(corp), ensure_ascii=False, indent=2))
+
+
+@click.command("sync")
+@click.option("--corp", "corp_key", required=True)
+@click.option("--only", type=click.Choice(["employees", "tags", "customers", "groups"]))
+@with_appcontext
+def sync_command(corp_key: str, only: str | None) -> None:
+    """Read the corp's host data into SCRM (resumes an interrupted run); prints progress."""
+    from scrm.errors import NotFound
+    from scrm.services import corps, sync
+
+    check_database()
+    try:
+        corp = corps.get_corp(corp_key)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    run = sync.start(corp, only)
+    if run.checkpoint:
+        click.echo(f"resuming sync {run.id} at {run.checkpoint}")
+
+    def show(p: "sync.Progress") -> None:
+        eta = f", ETA {p.eta:.0f}s" if p.eta is not None else ""
+        total = f"/{p.total}" if p.total else ""
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items()))
+        click.echo(f"\r{p.stage}: {p.done}{total}  {counts}  ({p.rate:.0f} relationships/s{eta})  ", nl=False,
+                   err=True)
+
+    run = sync.run_sync(run.id, progress=show)
+    click.echo("", err=True)
+    click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts}, ensure_ascii=False))

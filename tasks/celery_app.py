@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask, has_app_context
 from kombu import Queue
 
@@ -48,11 +49,13 @@ def init_celery(app: Flask) -> Celery:
         enable_utc=True,
         beat_schedule={
             "sweep-inbox": {"task": "scrm.events.sweep", "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
+            "reconcile-nightly": {"task": "scrm.sync.reconcile_all", "schedule": crontab(hour=3, minute=17)},
         },
     )
     celery.set_default()
     app.extensions["celery"] = celery
     import tasks.events  # noqa: F401  (registers the tasks with this app)
+    import tasks.sync  # noqa: F401
     import tasks.system  # noqa: F401
 
     return celery

@@ -1,0 +1,108 @@
+"""Full sync against the sandbox: complete, idempotent, resumable after a crash, and repairing drift."""
+import pytest
+from sqlalchemy import func, select
+
+from connectors.sandbox.wecom.models import Follow
+from scrm.extensions import db
+from scrm.host import HostUnavailable
+from scrm.models import Customer, Employee, GroupChat, Relationship, RelationshipTag, SyncRun, Tag, TimelineEntry
+from scrm.services import sync
+from scrm.services.corps import host_for, register_corp
+
+
+def count(model, *where):
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+def corp(app, sandbox, monkeypatch):
+    monkeypatch.setattr(sync, "EMPLOYEE_BATCH", 5)  # several employee batches and pages on a small org
+    monkeypatch.setattr(sync, "PAGE", 20)
+    sbx = sandbox.create_corp("wecom")
+    seeded = sandbox.seed(sbx, employees=12, customers=150, group_chats=3)
+    corp = register_corp(platform="wecom", name="沙箱", corp_id=sbx.corp_id, agent_id=sbx.agent_id,
+                         secret=sbx.secret, api_base=sandbox.wecom_base)
+    corp.seeded, corp.sbx = seeded, sbx
+    return corp
+
+
+def follows(sandbox, corp_id):
+    with sandbox.db.session() as s:
+        return s.scalar(select(func.count()).select_from(Follow).where(Follow.corp_id == corp_id))
+
+
+def test_a_full_sync_reads_everything_and_a_second_changes_nothing(corp, sandbox):
+    run = sync.run_sync(sync.start(corp).id)
+    expected = follows(sandbox, corp.corp_id)
+    assert run.status == "done"
+    assert count(Employee, Employee.status == "active") == 12
+    assert count(Customer) == 150 == run.counts["customers_created"]
+    assert count(Relationship, Relationship.status == "active") == expected == run.counts["relationships_created"]
+    assert count(TimelineEntry, TimelineEntry.kind == "added") == expected
+    assert count(Tag) > 0 and count(RelationshipTag) > 0
+    assert count(GroupChat) == 3
+    entries = count(TimelineEntry)
+    again = sync.run_sync(sync.start(corp).id)
+    assert again.id != run.id
+    assert (again.counts["customers_created"], again.counts["relationships_created"], again.counts["reconciled"]) \
+        == (0, 0, 0)
+    assert count(Relationship) == expected and count(TimelineEntry) == entries
+
+
+class Crashing:
+    """The real host, failing on the n-th customers page like a worker killed mid-sync."""
+
+    def __init__(self, host, fail_at):
+        self.host, self.fail_at, self.pages = host, fail_at, 0
+
+    def __getattr__(self, name):
+        return getattr(self.host, name)
+
+    def list_customers(self, *args, **kwargs):
+        self.pages += 1
+        if self.pages == self.fail_at:
+            raise HostUnavailable(-1, "system busy")
+        return self.host.list_customers(*args, **kwargs)
+
+
+def test_a_crashed_sync_resumes_from_its_checkpoint(corp, sandbox):
+    crashing = Crashing(host_for(corp), fail_at=4)
+    run = sync.start(corp)
+    with pytest.raises(HostUnavailable):
+        sync.run_sync(run.id, host=crashing)
+    db.session.expire_all()
+    failed = db.session.get(SyncRun, run.id)
+    assert failed.status == "failed" and failed.checkpoint["stage"] == "customers"
+    assert failed.counts["relationships"] > 0
+    resumed = Crashing(host_for(corp), fail_at=-1)
+    assert sync.start(corp).id == run.id
+    done = sync.run_sync(run.id, host=resumed)
+    assert done.status == "done"
+    total_pages = resumed.pages + 3  # three pages were committed before the crash
+    full = Crashing(host_for(corp), fail_at=-1)
+    sync.run_sync(sync.start(corp).id, host=full)
+    assert total_pages == full.pages  # nothing before the checkpoint was fetched again
+    expected = follows(sandbox, corp.corp_id)
+    assert count(Relationship) == expected == count(TimelineEntry, TimelineEntry.kind == "added")
+
+
+def test_reconcile_repairs_a_missed_delete(corp, sandbox):
+    sync.run_sync(sync.start(corp).id)
+    played = sandbox.play(corp.sbx, "customer_deletes_employee")  # no callback URL: the event is lost
+    gone_user, gone_customer = played["result"]["userid"], played["result"]["external_userid"]
+    run = sync.run_sync(sync.start(corp, "customers").id)
+    assert run.counts["reconciled"] == 1
+    rel = db.session.scalar(select(Relationship).join(Employee).join(Customer).where(
+        Employee.host_id == gone_user, Customer.host_id == gone_customer))
+    assert (rel.status, rel.end_reason) == ("removed_by_customer", "not_on_host")
+    entry = db.session.scalar(select(TimelineEntry).where(TimelineEntry.relationship_id == rel.id,
+                                                          TimelineEntry.kind == "removed"))
+    assert entry.payload == {"source": "reconcile", "reason": "not_on_host"}
+
+
+def test_only_a_known_stage_is_accepted(corp):
+    from scrm.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        sync.start(corp, "everything")
