@@ -40,11 +40,12 @@ def seed(db: SandboxDB, corp: Corp, employees: int = 20, customers: int = 300,
     if corp.platform == "dingtalk":
         return importlib.import_module("connectors.sandbox.dingtalk").seed_corp(
             db, corp, employees=employees, customers=customers, rng=rng, **params)
-    return _seed_wecom(db, corp, int(employees), int(customers), rng, int(params.get("group_chats", 0)) or None)
+    return _seed_wecom(db, corp, int(employees), int(customers), rng, int(params.get("group_chats", 0)) or None,
+                       float(params.get("follows_per_customer", 0)) or None)
 
 
 def _seed_wecom(db: SandboxDB, corp: Corp, employees: int, customers: int, rng: random.Random,
-                chats: int | None) -> dict[str, int]:
+                chats: int | None, per_customer: float | None = None) -> dict[str, int]:
     now = int(db.clock.time())
     cid = corp.corp_id
     with db.session() as s:
@@ -70,7 +71,7 @@ def _seed_wecom(db: SandboxDB, corp: Corp, employees: int, customers: int, rng: 
             ext = external_id()
             customer_ids.append(ext)
             rows.append(_customer(cid, ext, rng))
-            for userid in _followers(staff, rng):
+            for userid in _followers(staff, rng, per_customer):
                 links.append(_follow(cid, userid, ext, tag_ids, now, rng))
         with db.session() as s:
             s.execute(insert(Customer), rows)
@@ -123,7 +124,12 @@ def _customer(corp_id: str, ext: str, rng: random.Random) -> dict[str, Any]:
     return row
 
 
-def _followers(staff: list[str], rng: random.Random) -> list[str]:
+def _followers(staff: list[str], rng: random.Random, per_customer: float | None = None) -> list[str]:
+    """Mostly one salesperson per customer; `per_customer` (1 to 3) sets the average instead."""
+    if per_customer:
+        whole = int(per_customer)
+        k = whole + (rng.random() < per_customer - whole)
+        return rng.sample(staff, min(max(k, 1), len(staff)))
     roll = rng.random()
     k = 1 if roll < 0.88 or len(staff) == 1 else (2 if roll < 0.97 or len(staff) == 2 else 3)
     return rng.sample(staff, k)
