@@ -7,11 +7,12 @@ from scrm.models.customer import RELATIONSHIP_STATUSES, Customer, Relationship
 from scrm.models.group_chat import GroupChat, GroupMember
 from scrm.models.inbox import INBOX_STATUSES, InboxEvent
 from scrm.models.org import Department, Employee, EmployeeDepartment
+from scrm.models.stage import DEFAULT_STAGES, StageChange
 from scrm.models.sync import SyncRun
 from scrm.models.tag import RelationshipTag, Tag, TagGroup
 
 __all__ = [
     "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
     "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
-    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun",
+    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES",
 ]

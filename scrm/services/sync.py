@@ -202,8 +202,9 @@ class _PageWriter:
                 wanted[(emp_id, customers[record.customer.external_id].id)] = follow
         if not wanted:
             return created
+        # customer ids belong to this corp already; filtering by corp too lets SQLite pick the corp index and scan
         existing = {(r.employee_id, r.customer_id): r for r in db.session.scalars(select(Relationship).where(
-            Relationship.corp_id == corp.id, Relationship.customer_id.in_({c for _, c in wanted})))}
+            Relationship.customer_id.in_({c for _, c in wanted})))}
         now = utcnow()
         fresh = []
         for (emp_id, cust_id), follow in wanted.items():
@@ -228,7 +229,7 @@ class _PageWriter:
             db.session.execute(insert(Relationship), fresh)
             created["relationships_created"] = len(fresh)
             rels = {(r.employee_id, r.customer_id): r for r in db.session.scalars(select(Relationship).where(
-                Relationship.corp_id == corp.id, Relationship.customer_id.in_({c for _, c in wanted})))}
+                Relationship.customer_id.in_({c for _, c in wanted})))}
             db.session.execute(insert(TimelineEntry), [
                 dict(corp_id=corp.id, customer_id=f["customer_id"], employee_id=f["employee_id"],
                      relationship_id=rels[(f["employee_id"], f["customer_id"])].id, kind="added",
