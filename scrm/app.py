@@ -41,6 +41,9 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     app.register_blueprint(health.bp)
     app.register_blueprint(callbacks_bp)
+    from scrm.api import init_api
+
+    init_api(app)
     if app.config["SANDBOX"]:
         _mount_sandbox(app)
 

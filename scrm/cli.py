@@ -124,6 +124,7 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(corp_group)
     app.cli.add_command(sync_command)
+    app.cli.add_command(token_group)
 
 
 @click.group("corp")
@@ -219,3 +220,33 @@ def sync_command(corp_key: str, only: str | None) -> None:
     run = sync.run_sync(run.id, progress=show)
     click.echo("", err=True)
     click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts}, ensure_ascii=False))
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens."""
+
+
+@token_group.command("create")
+@click.option("--corp", "corp_key", required=True)
+@click.option("--role", type=click.Choice(["admin", "manager", "sales"]), required=True)
+@click.option("--employee", "employee", help="the employee's host user id (manager and sales tokens)")
+@click.option("--label", default=None)
+@with_appcontext
+def token_create(corp_key: str, role: str, employee: str | None, label: str | None) -> None:
+    """Create a token; it is printed once, alone on the last line (only its hash is stored)."""
+    from scrm.errors import DomainError
+    from scrm.services import access, corps
+    from scrm.services.org import find_employee
+
+    check_database()
+    try:
+        corp = corps.get_corp(corp_key)
+        emp = find_employee(corp, employee) if employee else None
+        if employee and emp is None:
+            raise click.ClickException(f"no employee {employee} in corp {corp_key}")
+        token = access.create_token(corp, role, employee_id=emp.id if emp else None, label=label)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{role} token for {corp.name} (store it now; it is not shown again):")
+    click.echo(token)

@@ -1,5 +1,6 @@
 """Tables of the product, typed SQLAlchemy 2.x models. They never commit: services do, through `scrm.db`."""
 from scrm.models.activity import Note, TimelineEntry
+from scrm.models.api_token import ROLES, ApiToken
 from scrm.models.base import Base, utcnow
 from scrm.models.channel import Channel, ChannelMember
 from scrm.models.corp import PLATFORMS, Corp
@@ -14,5 +15,5 @@ from scrm.models.tag import RelationshipTag, Tag, TagGroup
 __all__ = [
     "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
     "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
-    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES",
+    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
 ]

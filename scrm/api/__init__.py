@@ -1,0 +1,72 @@
+"""The JSON API at /api/v1 (flask-smorest; OpenAPI at /api/v1/openapi.json): thin resources over services.
+
+Every request needs `Authorization: Bearer <token>` (`scrm token create`); errors are JSON {code, message} and
+validation errors name the field; unknown fields are rejected.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from flask_smorest import Api
+
+from scrm.errors import Conflict, NotFound, ValidationError
+from scrm.host import HostError, HostUnsupported
+
+API_PREFIX = "/api/v1"
+
+
+def init_api(app: Flask) -> Api:
+    app.config.update(API_TITLE="SCRM", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
+                      OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
+                          "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    api = Api(app)
+    from scrm.api import customers, directory
+
+    for bp in (customers.bp, directory.bp):
+        api.register_blueprint(bp, url_prefix=API_PREFIX)
+    _error_handlers(app)
+    return api
+
+
+def _error_handlers(app: Flask) -> None:
+    def only_api(handler):
+        def wrapped(exc):
+            if not request.path.startswith(API_PREFIX):
+                raise exc
+            return handler(exc)
+        return wrapped
+
+    @app.errorhandler(ValidationError)
+    @only_api
+    def invalid(exc: ValidationError):
+        return jsonify(code="invalid", message=exc.message, field=exc.field), 422
+
+    @app.errorhandler(NotFound)
+    @only_api
+    def not_found(exc: NotFound):
+        return jsonify(code="not_found", message=str(exc)), 404
+
+    @app.errorhandler(Conflict)
+    @only_api
+    def conflict(exc: Conflict):
+        return jsonify(code="conflict", message=str(exc)), 409
+
+    @app.errorhandler(HostUnsupported)
+    @only_api
+    def unsupported(exc: HostUnsupported):
+        return jsonify(code="unsupported", message=str(exc.errmsg)), 409
+
+    @app.errorhandler(HostError)
+    @only_api
+    def host_error(exc: HostError):
+        return jsonify(code="host_error", message=f"the host refused: {exc.errcode} {exc.errmsg}"), 502
+
+    @app.errorhandler(422)
+    @only_api
+    def unprocessable(exc):
+        messages = getattr(exc, "data", {}).get("messages", {})
+        fields = {name: errs for location in messages.values() for name, errs in location.items()}
+        first = next(iter(fields), None)
+        return jsonify(code="invalid", message=f"{first}: {fields[first][0]}" if first else "invalid input",
+                       field=first, errors=fields), 422
+
+
