@@ -60,6 +60,11 @@ def _error_handlers(app: Flask) -> None:
     def host_error(exc: HostError):
         return jsonify(code="host_error", message=f"the host refused: {exc.errcode} {exc.errmsg}"), 502
 
+    @app.errorhandler(403)
+    @only_api
+    def forbidden(exc):
+        return jsonify(code="forbidden", message=getattr(exc, "description", "forbidden")), 403
+
     @app.errorhandler(422)
     @only_api
     def unprocessable(exc):

@@ -55,3 +55,19 @@ class RelationshipPatch(Strict):
     remark = fields.Str(validate=validate.Length(max=20))
     description = fields.Str(validate=validate.Length(max=150))
     remark_mobiles = fields.List(fields.Str(validate=validate.Length(max=32)), validate=validate.Length(max=5))
+
+
+class TagGroupIn(Strict):
+    name = fields.Str(required=True)
+    tags = fields.List(fields.Str(), required=True)
+    order = fields.Int(load_default=0)
+
+
+class TagIn(Strict):
+    group_id = fields.Int(required=True)
+    name = fields.Str(required=True)
+
+
+class RenameIn(Strict):
+    name = fields.Str()
+    order = fields.Int()

@@ -171,3 +171,31 @@ def test_token_create_prints_the_token_alone_on_the_last_line(app, world):
     assert access.authenticate(token).role == "sales"
     bad = app.test_cli_runner().invoke(args=["token", "create", "--corp", corp.corp_key, "--role", "sales"])
     assert bad.exit_code != 0 and "employee" in bad.output
+
+
+def test_the_tag_library_is_edited_on_the_host_then_here(client, world, fake_host):
+    admin = world["tokens"]["admin"]
+    created = call(client, "POST", "/tag-groups", admin, json={"name": "来源", "tags": ["抖音", "展会"]})
+    assert created.status_code == 201 and [t["name"] for t in created.json["tags"]] == ["抖音", "展会"]
+    assert fake_host.called("create_tags")[-1]["tag_names"] == ["抖音", "展会"]
+    group = created.json["id"]
+    tag = call(client, "POST", "/tags", admin, json={"group_id": group, "name": "小红书"}).json
+    renamed = call(client, "PATCH", f"/tags/{tag['id']}", admin, json={"name": "小红书🔥"}).json
+    assert renamed["name"] == "小红书🔥" and fake_host.called("edit_tag")[-1]["name"] == "小红书🔥"
+    assert call(client, "DELETE", f"/tags/{tag['id']}", admin).status_code == 204
+    assert fake_host.called("delete_tags")[-1]["tag_ids"]
+    assert call(client, "POST", "/tag-groups", admin, json={"name": "来源", "tags": ["x"]}).status_code == 409
+    assert call(client, "POST", "/tag-groups", admin, json={"name": "空", "tags": []}).json["field"] == "tags"
+    assert call(client, "DELETE", f"/tag-groups/{group}", admin).status_code == 204
+    assert "来源" not in [grp["name"] for grp in call(client, "GET", "/tag-groups", admin).json["items"]]
+
+
+def test_only_admins_edit_the_library_and_never_another_corps(client, world):
+    assert call(client, "POST", "/tag-groups", world["tokens"]["sales"],
+                json={"name": "x", "tags": ["y"]}).status_code == 403
+    group = call(client, "GET", "/tag-groups", world["tokens"]["admin"]).json["items"][0]["id"]
+    assert call(client, "DELETE", f"/tag-groups/{group}", world["tokens"]["other"]).status_code == 404
+
+
+def test_group_chats_listing(client, world):
+    assert call(client, "GET", "/group-chats", world["tokens"]["admin"]).json == {"items": []}
