@@ -24,7 +24,28 @@ def init_api(app: Flask) -> Api:
     for bp in (customers.bp, directory.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
+    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: _docs(api))
     return api
+
+
+_DOCS = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>SCRM API</title>
+<style>body{font:14px/1.5 -apple-system,sans-serif;margin:2em;max-width:980px}code{background:#f4f4f4;padding:0 4px}
+td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left;vertical-align:top}table{border-collapse:collapse}
+</style></head><body><h1>SCRM API {{ spec.info.version }}</h1>
+<p>Every request needs <code>Authorization: Bearer &lt;token&gt;</code> (<code>scrm token create</code>).
+The machine-readable spec is <a href="openapi.json">openapi.json</a>.</p>
+<table><tr><th>method</th><th>path</th><th>what it does</th><th>parameters</th></tr>
+{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if method != "parameters" %}
+<tr><td>{{ method | upper }}</td><td><code>{{ path }}</code></td><td>{{ op.summary or op.description or "" }}</td>
+<td>{% for prm in op.parameters or [] %}<code>{{ prm.name }}</code> {% endfor %}</td></tr>{% endfor %}{% endfor %}
+</table></body></html>"""
+
+
+def _docs(api: Api):
+    """A docs page rendered here from the spec: no JavaScript from a CDN, so private deployments work too."""
+    from flask import render_template_string
+
+    return render_template_string(_DOCS, spec=api.spec.to_dict())
 
 
 def _error_handlers(app: Flask) -> None:

@@ -199,3 +199,8 @@ def test_only_admins_edit_the_library_and_never_another_corps(client, world):
 
 def test_group_chats_listing(client, world):
     assert call(client, "GET", "/group-chats", world["tokens"]["admin"]).json == {"items": []}
+
+
+def test_the_docs_page_lists_the_endpoints_without_a_cdn(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/api/v1/customers" in page and "openapi.json" in page and "cdn" not in page.lower()
