@@ -73,10 +73,12 @@ def populate(db, corp, relationships: int, rng: random.Random) -> dict:
     low = db.session.scalar(select(func.min(Relationship.id)))
     high = db.session.scalar(select(func.max(Relationship.id)))
     for start in range(low, high + 1, CHUNK):
-        rows = {(r, t) for r in range(start, min(high + 1, start + CHUNK)) for t in rng.sample(tags, rng.randint(0, 3))}
+        owners = dict(db.session.execute(select(Relationship.id, Relationship.customer_id).where(
+            Relationship.id >= start, Relationship.id < start + CHUNK)).all())
+        rows = {(r, t) for r in owners for t in rng.sample(tags, rng.randint(0, 3))}
         if rows:
             db.session.connection().execute(insert(RelationshipTag).prefix_with("IGNORE"),
-                                            [dict(relationship_id=r, tag_id=t) for r, t in rows])
+                                            [dict(relationship_id=r, tag_id=t, customer_id=owners[r]) for r, t in rows])
             db.session.commit()
     db.session.execute(text("ANALYZE TABLE customer, relationship, relationship_tag"))
     return {"customers": customers, "relationships": made, "tags": tags, "channels": channels,

@@ -46,6 +46,9 @@ class Relationship(Base):
         Index(None, "employee_id", "status"),
         Index(None, "corp_id", "status", "started_at"),
         Index(None, "channel_id", "started_at"),
+        # covering indexes: the customers of a channel or an employee without reading the relationships
+        Index(None, "channel_id", "customer_id"),
+        Index(None, "employee_id", "customer_id"),
         MYSQL_TABLE,
     )
 

@@ -42,9 +42,11 @@ class Tag(Base):
 
 class RelationshipTag(Base):
     __tablename__ = "relationship_tag"
-    __table_args__ = (Index(None, "tag_id", "relationship_id"), MYSQL_TABLE)
+    __table_args__ = (Index(None, "tag_id", "relationship_id"), Index(None, "tag_id", "customer_id"), MYSQL_TABLE)
 
     relationship_id: Mapped[int] = mapped_column(ForeignKey("relationship.id", ondelete="CASCADE"),
                                                  primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True)
+    # the relationship's customer, copied so "customers with tag T" is read from one index alone
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

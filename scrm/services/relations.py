@@ -64,7 +64,8 @@ def set_relationship_tags(rel: Relationship, tag_ids: list[int]) -> tuple[set[in
     if have - want:
         db.session.execute(delete(RelationshipTag).where(RelationshipTag.relationship_id == rel.id,
                                                          RelationshipTag.tag_id.in_(have - want)))
-    db.session.add_all(RelationshipTag(relationship_id=rel.id, tag_id=t) for t in want - have)
+    db.session.add_all(RelationshipTag(relationship_id=rel.id, tag_id=t, customer_id=rel.customer_id)
+                       for t in want - have)
     return want - have, have - want
 
 

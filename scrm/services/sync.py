@@ -266,6 +266,7 @@ class _PageWriter:
     def _tags(self, rels: dict, wanted: dict) -> None:
         want = {(rels[key].id, self.tags[t]) for key, follow in wanted.items() for t in follow.tag_ids
                 if t in self.tags}
+        customer_of = {rels[key].id: key[1] for key in wanted}
         rel_ids = {rels[key].id for key in wanted}
         have = set(db.session.execute(select(RelationshipTag.relationship_id, RelationshipTag.tag_id)
                                       .where(RelationshipTag.relationship_id.in_(rel_ids))).all())
@@ -273,8 +274,8 @@ class _PageWriter:
             db.session.execute(delete(RelationshipTag).where(RelationshipTag.relationship_id == rel_id,
                                                              RelationshipTag.tag_id == tag_id))
         if want - have:
-            db.session.execute(insert(RelationshipTag), [dict(relationship_id=r, tag_id=t, created_at=utcnow())
-                                                         for r, t in want - have])
+            db.session.execute(insert(RelationshipTag), [dict(relationship_id=r, tag_id=t, customer_id=customer_of[r],
+                                                              created_at=utcnow()) for r, t in want - have])
 
     def _timeline(self, rel: Relationship, kind: str, payload: dict, at) -> None:
         db.session.add(TimelineEntry(corp_id=self.corp.id, customer_id=rel.customer_id, employee_id=rel.employee_id,
