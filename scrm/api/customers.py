@@ -72,14 +72,17 @@ class CustomerList(MethodView):
     @bp.response(200, CustomerPage)
     def get(self, args):
         """List customers: text, tags (any / all / none), channel, employee, status, stage, added between."""
-        query = filtered(args)
-        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        # one pass over the matching set gives the page and the total (COUNT(*) OVER ())
+        numbered = filtered(args).add_columns(func.count().over().label("total")).subquery()
         descending = args["sort"] == "-id"
+        page = select(numbered.c.id, numbered.c.total)
         if args.get("after"):
-            query = query.where(Customer.id < args["after"] if descending else Customer.id > args["after"])
-        ids = list(db.session.scalars(query.order_by(Customer.id.desc() if descending else Customer.id)
-                                      .limit(args["limit"] + 1)))
-        more, ids = len(ids) > args["limit"], ids[:args["limit"]]
+            page = page.where(numbered.c.id < args["after"] if descending else numbered.c.id > args["after"])
+        found = db.session.execute(page.order_by(numbered.c.id.desc() if descending else numbered.c.id)
+                                   .limit(args["limit"] + 1)).all()
+        total = found[0].total if found else db.session.scalar(
+            select(func.count()).select_from(filtered(args).subquery()))
+        more, ids = len(found) > args["limit"], [row.id for row in found[:args["limit"]]]
         rows = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
         followers = dict(db.session.execute(select(Relationship.customer_id, func.count()).where(
             Relationship.customer_id.in_(ids), Relationship.status == "active").group_by(Relationship.customer_id)).all())
