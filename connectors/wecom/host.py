@@ -27,6 +27,7 @@ CAPABILITIES = frozenset({
     "oauth_url", "resolve_login",
     # features beyond the method names
     "customer_callbacks", "welcome_code", "agent_config", "departed_transfer", "group_chat_transfer",
+    "customers_by_employee",  # list_customers reads only the given employees' customers (batch/get_by_user)
 })
 
 

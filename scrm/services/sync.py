@@ -136,7 +136,9 @@ def _tags(corp: Corp, run: SyncRun, host: Host, report) -> None:
 def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
     staff = sorted(db.session.scalars(select(Employee.host_id).where(Employee.corp_id == corp.id,
                                                                      Employee.status == "active")))
-    batches = [staff[i:i + EMPLOYEE_BATCH] for i in range(0, len(staff), EMPLOYEE_BATCH)]
+    # a host that lists all customers at once (DingTalk) is read in one pass, keeping those of these employees
+    size = EMPLOYEE_BATCH if "customers_by_employee" in host.capabilities else max(len(staff), 1)
+    batches = [staff[i:i + size] for i in range(0, len(staff), size)]
     point = run.checkpoint
     writer = _PageWriter(corp, run.id)
     progress = Progress("customers", point.get("batch", 0), len(batches), dict(run.counts))
@@ -163,6 +165,9 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
 
 def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
     count = 0
+    if "list_group_chats" not in host.capabilities:  # DingTalk: chats are known from their events only
+        _save(run, {"stage": "groups"}, group_chats=0)
+        return
     for chat_id in iterate(lambda cursor: host.list_group_chats(cursor=cursor)):
         with unit_of_work():
             group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None))

@@ -106,3 +106,14 @@ def test_only_a_known_stage_is_accepted(corp):
 
     with pytest.raises(ValidationError):
         sync.start(corp, "everything")
+
+
+def test_a_dingtalk_corp_syncs_contacts_in_one_pass_and_skips_what_it_cannot_read(app, sandbox):
+    sbx = sandbox.create_corp("dingtalk")
+    sandbox.seed(sbx, employees=7, customers=40)
+    corp = register_corp(platform="dingtalk", name="钉钉沙箱", corp_id=sbx.corp_id, agent_id=sbx.agent_id,
+                         app_key=sbx.app_key, secret=sbx.secret, api_base=sandbox.dingtalk_base)
+    run = sync.run_sync(sync.start(corp).id)
+    assert run.status == "done" and run.counts["group_chats"] == 0
+    assert count(Employee) == 7 and count(Customer) == 40 == count(Relationship, Relationship.status == "active")
+    assert count(RelationshipTag) > 0  # labels became tags
