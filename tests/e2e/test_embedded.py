@@ -84,3 +84,37 @@ def test_sandbox_commands_take_the_products_corp_key(embedded):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Relationship)) == 2
+
+
+def test_the_relationship_lifecycle_table_against_the_sandbox(embedded):
+    """add → removed by the customer → re-added → removed by the employee, one row with its whole history."""
+    from scrm.app import connect_sandbox_corp
+    from scrm.host import ChannelCodeSpec
+    from scrm.services.corps import get_corp, host_for
+
+    info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=0)
+    control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    host = host_for(get_corp(info["corp_key"]))
+    employee = host.list_employees()[0].user_id
+    way = host.create_channel_code(ChannelCodeSpec(state="lifecycle", user_ids=[employee]))
+    sbx = info["corp_id"]
+
+    def step(action, **params):
+        control.advance(60)
+        played = control.play(sbx, action, wait=True, **params)
+        assert played["delivered"] == len(played["events"]) == 1, played
+        db.session.expire_all()
+        return db.session.scalar(select(Relationship))
+
+    added = control.play(sbx, "scan_one", config_id=way.config_id, wait=True)["result"]
+    customer = added["external_userid"]
+    db.session.expire_all()
+    rel = db.session.scalar(select(Relationship))
+    assert (rel.status, rel.state) == ("active", "lifecycle")
+    assert step("customer_deletes_employee", external_userid=customer).status == "removed_by_customer"
+    assert step("scan_one", config_id=way.config_id, external_userid=customer).status == "active"
+    rel = step("employee_deletes_customer", external_userid=customer)
+    assert (rel.status, rel.end_reason) == ("removed_by_employee", "deleted_by_employee")
+    assert db.session.scalar(select(func.count()).select_from(Relationship)) == 1
+    kinds = [e.kind for e in db.session.scalars(select(TimelineEntry).order_by(TimelineEntry.occurred_at))]
+    assert kinds == ["added", "removed", "readded", "removed"]
