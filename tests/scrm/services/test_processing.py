@@ -233,3 +233,13 @@ def test_group_chat_members_join_and_leave_on_the_timeline(corp, fake_host):
     ingest(corp, wx.chat("dismiss", "wr1"))
     db.session.expire_all()
     assert chat.status == "dismissed"
+
+
+def test_a_removal_by_on_job_transfer_marks_the_relationship_transferred(corp, fake_host):
+    t0 = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    fake_host.add_friend("zhangsan", "wm020", created_at=t0)
+    ingest(corp, wx.added("zhangsan", "wm020", at=ts(t0)))
+    ingest(corp, wx.removed_by_employee("zhangsan", "wm020", at=ts(t0 + timedelta(hours=1)),
+                                        source="DELETE_BY_TRANSFER"))
+    rel = db.session.scalar(select(Relationship))
+    assert (rel.status, rel.end_reason) == ("transferred", "delete_by_transfer")
