@@ -9,10 +9,8 @@ from __future__ import annotations
 import hmac
 from urllib.parse import unquote
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
 from connectors import framing
+from connectors.wecom.events import read_fields  # the envelope is read as hardened as the events
 from connectors.framing import signature  # noqa: F401  (part of this module's interface)
 from scrm.host import MalformedPayload, WrongReceiver
 
@@ -107,13 +105,7 @@ def normalize_echostr(echostr: str) -> str:
 
 def envelope_encrypt(body: bytes | str) -> str:
     """The Encrypt value of a callback POST body; MalformedPayload when it is missing or the XML is bad."""
-    try:
-        root = fromstring(body, forbid_dtd=True)
-    except DefusedXmlException:
-        raise MalformedPayload("xml_entities") from None
-    except (ParseError, ValueError, TypeError):
-        raise MalformedPayload("xml", "envelope is not XML") from None
-    node = root.find("Encrypt")
-    if node is None or not (node.text or "").strip():
+    encrypt = read_fields(body).get("Encrypt")
+    if not isinstance(encrypt, str) or not encrypt:
         raise MalformedPayload("no_encrypt", "envelope has no Encrypt")
-    return node.text.strip()
+    return encrypt

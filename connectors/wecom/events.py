@@ -31,7 +31,7 @@ HEADER = frozenset({"ToUserName", "FromUserName", "CreateTime", "MsgType", "Even
 Fields = dict[str, "str | list[str]"]
 
 
-def read_fields(plaintext: str) -> Fields:
+def read_fields(plaintext: str | bytes) -> Fields:
     """Flatten the callback's XML into {tag: text}; an element with children becomes a list of their texts."""
     try:
         root = fromstring(plaintext, forbid_dtd=True)
