@@ -5,6 +5,7 @@ import logging
 import os
 import queue
 import threading
+import time
 
 from celery import shared_task
 from flask import current_app
@@ -42,6 +43,9 @@ def sweep() -> int:
     return len(due)
 
 
+BATCH_WINDOW = 0.01  # seconds a publication waits for company; processing starts that much later at most
+
+
 class Publisher:
     """Publishes from one background thread per process, so an acknowledgement never waits on the broker.
 
@@ -60,9 +64,11 @@ class Publisher:
             task = self.app.extensions["celery"].tasks[dispatch.name]
             while True:
                 ids = [self.queue.get()]
-                while len(ids) < 100:  # whatever else arrived meanwhile goes in the same message
+                # what else arrives within a few milliseconds goes in the same message: one publish per batch
+                deadline = time.monotonic() + BATCH_WINDOW
+                while len(ids) < 100 and (left := deadline - time.monotonic()) > 0:
                     try:
-                        ids.append(self.queue.get_nowait())
+                        ids.append(self.queue.get(timeout=left))
                     except queue.Empty:
                         break
                 try:

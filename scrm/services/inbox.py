@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from flask import current_app
+from sqlalchemy import Engine, create_engine, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from scrm.db import unit_of_work
 from scrm.errors import NotFound
@@ -16,23 +17,49 @@ from scrm.models import Corp, InboxEvent, utcnow
 SWEEP_AFTER = timedelta(seconds=5)
 
 
+_COLUMNS = ("platform", "corp_id", "dedupe_key", "event_type", "ordering_key", "payload", "status", "attempts",
+            "received_at")
+
+
+def _autocommit_engine() -> tuple[Engine, str]:
+    """An engine whose connections commit each statement, and the INSERT an acknowledgement waits on."""
+    found = current_app.extensions.get("scrm.inbox_engine")
+    if found is None:
+        options = {k: v for k, v in current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "isolation_level"}
+        if db.engine.url.get_backend_name() == "sqlite":
+            options["connect_args"] = {"timeout": 15}
+        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO inbox_event ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+        found = current_app.extensions["scrm.inbox_engine"] = (engine, sql)
+    return found
+
+
 def store(corp: Corp, parsed: ParsedCallback, *, handled: bool) -> tuple[int, bool]:
-    """Insert the event and commit; returns (row id, created). A duplicate delivery returns the first row."""
-    # one INSERT and its COMMIT, nothing else: this runs while the host waits for its acknowledgement
+    """Insert the event, committed; returns (row id, created). A duplicate delivery returns the first row.
+
+    This runs while the host waits for its acknowledgement, so it is one statement on a pooled autocommit DBAPI
+    connection: one round trip, and none of the ORM's work per call (which halved callback throughput).
+    """
     dedupe_key = parsed.dedupe_key[:128]
+    engine, sql = _autocommit_engine()
+    values = (corp.platform, corp.id, dedupe_key, parsed.event_type[:96], parsed.event.ordering_key, parsed.payload,
+              "pending" if handled else "ignored", 0, utcnow())
+    raw = engine.raw_connection()
     try:
-        with unit_of_work():
-            result = db.session.execute(insert(InboxEvent).values(
-                platform=corp.platform, corp_id=corp.id, dedupe_key=dedupe_key,
-                event_type=parsed.event_type[:96], ordering_key=parsed.event.ordering_key, payload=parsed.payload,
-                status="pending" if handled else "ignored", attempts=0, received_at=utcnow()))
-        return result.inserted_primary_key[0], True
-    except IntegrityError:
+        cursor = raw.cursor()
+        cursor.execute(sql, values)
+        return cursor.lastrowid, True
+    except engine.dialect.loaded_dbapi.IntegrityError:
         existing = db.session.scalar(select(InboxEvent.id).where(InboxEvent.corp_id == corp.id,
                                                                  InboxEvent.dedupe_key == dedupe_key))
         if existing is None:
             raise
         return existing, False
+    except engine.dialect.loaded_dbapi.Error as exc:  # the callers' contract: SQLAlchemy errors mean "not stored"
+        raise DBAPIError.instance(sql, values, exc, engine.dialect.loaded_dbapi.Error) from exc
+    finally:
+        raw.close()
 
 
 def get(inbox_id: int) -> InboxEvent:
