@@ -43,7 +43,13 @@ def sweep() -> int:
     return len(due)
 
 
-BATCH_WINDOW = 0.01  # seconds a publication waits for company; processing starts that much later at most
+#: A publication gathers the rows acknowledged meanwhile: it looks again every BATCH_IDLE seconds and closes when
+#: nothing new came, when it is BATCH_WINDOW old (so processing starts that much later at most) or at BATCH_ROWS
+#: rows. Under load one publish (about 1 ms of CPU with Celery and kombu) then carries dozens of rows, and the
+#: thread wakes a few times per batch instead of once per row.
+BATCH_IDLE = 0.02
+BATCH_WINDOW = 0.1
+BATCH_ROWS = 100
 
 
 class Publisher:
@@ -59,18 +65,23 @@ class Publisher:
         self.pid = os.getpid()
         threading.Thread(target=self._run, name="inbox-publisher", daemon=True).start()
 
+    def _gather(self) -> list[int]:
+        ids = [self.queue.get()]
+        closes = time.monotonic() + BATCH_WINDOW
+        while len(ids) < BATCH_ROWS and time.monotonic() < closes:
+            time.sleep(BATCH_IDLE)
+            before = len(ids)
+            while len(ids) < BATCH_ROWS and not self.queue.empty():
+                ids.append(self.queue.get_nowait())
+            if len(ids) == before:
+                break
+        return ids
+
     def _run(self) -> None:
         with self.app.app_context():
             task = self.app.extensions["celery"].tasks[dispatch.name]
             while True:
-                ids = [self.queue.get()]
-                # what else arrives within a few milliseconds goes in the same message: one publish per batch
-                deadline = time.monotonic() + BATCH_WINDOW
-                while len(ids) < 100 and (left := deadline - time.monotonic()) > 0:
-                    try:
-                        ids.append(self.queue.get(timeout=left))
-                    except queue.Empty:
-                        break
+                ids = self._gather()
                 try:
                     task.apply_async(args=[ids], retry=False)
                 except Exception as exc:  # broker down: the rows wait for the sweeper
