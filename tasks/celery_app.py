@@ -30,6 +30,8 @@ def init_celery(app: Flask) -> Celery:
         task_always_eager=eager,
         task_eager_propagates=True,
         task_store_eager_result=False,
+        # results nobody reads cost a Redis write per task on the worker and a subscription per publish
+        task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -10,7 +10,7 @@ from scrm.extensions import db
 from scrm.models import Corp
 
 
-@shared_task(name="scrm.system.ping")
+@shared_task(name="scrm.system.ping", ignore_result=False)
 def ping(token: str) -> dict:
     """Answer with the worker's pid and the number of corps it can read, proving broker, worker and database."""
     corps = db.session.scalar(select(func.count()).select_from(Corp))
