@@ -97,9 +97,11 @@ def make_app(database_url, tmp_path):
 
     yield build
     from scrm.extensions import db
+    from scrm.services.inbox import close_writer
 
     for app in built:
         with app.app_context():
+            close_writer()
             db.engine.dispose()
 
 
