@@ -216,6 +216,14 @@ class ChannelCode:
 
 
 @dataclass
+class HostMedia:
+    """A file uploaded to the host for messages (WeCom temporary media: valid 3 days)."""
+
+    media_id: str
+    expires_at: datetime | None = None
+
+
+@dataclass
 class Attachment:
     """Welcome / mass-message attachment, in the host's terms: image(media_id), link, miniprogram."""
 
@@ -351,6 +359,8 @@ class Host(Protocol):
     def update_channel_code(self, config_id: str, spec: ChannelCodeSpec) -> None: ...
     def delete_channel_code(self, config_id: str) -> None: ...
     def send_welcome(self, welcome_code: str, content: MessageContent) -> None: ...
+    def fetch_channel_qr(self, qr_url: str) -> bytes: ...
+    def upload_image(self, filename: str, content: bytes) -> HostMedia: ...
 
     # transfers
     def transfer_customers(self, handover_id: str, takeover_id: str, customer_ids: list[str], *,

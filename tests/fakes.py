@@ -8,8 +8,9 @@ from typing import Any
 
 from scrm.host import (
     ChannelCode, ChannelCodeSpec, HostCustomer, HostCustomerRecord, HostDepartment, HostEmployee, HostError,
-    HostFollow, HostGroupChat, HostNotFound, HostTag, HostTagGroup, LoginIdentity, MassMessage, MassMessageResult,
-    MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome, TransferStatus, UnassignedCustomer,
+    HostFollow, HostGroupChat, HostMedia, HostNotFound, HostTag, HostTagGroup, LoginIdentity, MassMessage,
+    MassMessageResult, MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome, TransferStatus,
+    UnassignedCustomer,
 )
 
 
@@ -17,7 +18,7 @@ class FakeHost:
     """State is plain dicts a test fills; `calls` lists (method, kwargs) in order; `fail_next` raises once."""
 
     platform = "fake"
-    capabilities = frozenset({"channel_code", "welcome", "tags", "transfer", "mass_message", "group_chat"})
+    capabilities = frozenset({"create_channel_code", "welcome", "tags", "transfer", "mass_message", "group_chat"})
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -164,6 +165,20 @@ class FakeHost:
 
     def send_welcome(self, welcome_code, content: MessageContent):
         self._call("send_welcome", welcome_code=welcome_code, content=content)
+
+    def fetch_channel_qr(self, qr_url):
+        self._call("fetch_channel_qr", qr_url=qr_url)
+        import io
+
+        import qrcode
+
+        buf = io.BytesIO()
+        qrcode.make(qr_url).save(buf)
+        return buf.getvalue()
+
+    def upload_image(self, filename, content):
+        self._call("upload_image", filename=filename, size=len(content))
+        return HostMedia(media_id=f"media{next(self._ids)}", expires_at=datetime(2099, 1, 1))
 
     # ------------------------------------------------------------ transfers
     def transfer_customers(self, handover_id, takeover_id, customer_ids, *, departed, message=None):

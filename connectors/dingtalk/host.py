@@ -177,6 +177,13 @@ class DingTalkHost:
     def send_welcome(self, welcome_code: str, content: MessageContent):
         self._unsupported("send_welcome")
 
+    def fetch_channel_qr(self, qr_url: str):
+        self._unsupported("fetch_channel_qr")
+
+    def upload_image(self, filename: str, content: bytes):
+        # media for welcome and mass messages; DingTalk has neither for customers (work notifications are out of scope)
+        self._unsupported("upload_image")
+
     def transfer_customers(self, handover_id: str, takeover_id: str, customer_ids: list[str], *,
                            departed: bool, message: str | None = None) -> list[TransferOutcome]:
         """No transfer API: the follower is reassigned at once (each outcome is final)."""

@@ -130,6 +130,8 @@ def scan_one(run: Run, config_id: str, name: str | None = None, external_userid:
         way = s.get(ContactWay, config_id)
         if way is None or way.corp_id != run.corp.corp_id:
             raise LookupError(f"no contact way {config_id!r}")
+        if way.expired(run.now):
+            raise LookupError(f"contact way {config_id!r} has expired")
         userid = _receiver(run, s, way)
         ext = external_userid
         if ext is None or s.get(Customer, ext) is None:

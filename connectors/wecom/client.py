@@ -33,6 +33,8 @@ TAG_EDIT_APIS = frozenset({"externalcontact/remark", "externalcontact/mark_tag"}
 TAG_EDIT_GROUP = "wecom:tag_edit"
 LIMIT_PREFIX = "wecom:"
 TAG_EDIT_CONCURRENCY = 5
+QR_API = "qr_code"  # label of the contact-way QR download, which is no cgi-bin API
+QR_MAX_BYTES = 2 * 1024 * 1024  # a QR code is a few KB; anything this big is not one
 
 TOKEN_REJECTED = frozenset({40014, 42001})
 CREDENTIALS = frozenset({40001, 40013, 40091})
@@ -322,47 +324,46 @@ class WeComClient(WeChatClient):
         api = api.split("?", 1)[0]
         params = dict(kwargs.pop("params", None) or {})
         data = kwargs.pop("data", None)
+        # multipart uploads (media/upload) come as requests' `files`; give contents as bytes, so a retry resends them
+        files = kwargs.pop("files", None)
         processor = kwargs.pop("result_processor", None)
         body = json.dumps(data, ensure_ascii=False).encode("utf-8") if isinstance(data, dict) else data
-        result = self._call(method.upper(), url, api, params, body)
+        result = self._call(method.upper(), url, api, params, body, files)
         return processor(result) if processor else result
 
-    def _call(self, method: str, url: str, api: str, params: dict, body: bytes | None) -> dict:
+    def _call(self, method: str, url: str, api: str, params: dict, body: bytes | None,
+              files: dict | None = None) -> dict:
         refreshed = False
 
         def attempt() -> dict:
             nonlocal refreshed
             token = self.access_token
             try:
-                return self._send(method, url, api, {**params, "access_token": token}, body)
+                return self._send(method, url, api, {**params, "access_token": token}, body, files)
             except _TokenRejected as rejected:
                 if refreshed:
                     raise HostError(rejected.errcode, rejected.errmsg, api=api) from None
                 refreshed = True
             token = self.runtime.tokens.get_or_fetch(self.token_key, self.fetch_access_token, stale=token)
             try:
-                return self._send(method, url, api, {**params, "access_token": token}, body)
+                return self._send(method, url, api, {**params, "access_token": token}, body, files)
             except _TokenRejected as rejected:
                 raise HostError(rejected.errcode, rejected.errmsg, api=api) from None
 
         return call_with_backoff(attempt, attempts=self.runtime.attempts, sleep=self.runtime.sleep)
 
-    def _send(self, method: str, url: str, api: str, params: dict, body: bytes | None) -> dict:
+    def _send(self, method: str, url: str, api: str, params: dict, body: bytes | None,
+              files: dict | None = None) -> dict:
         """One HTTP exchange: throttle, send, and turn the answer into a dict or a typed error."""
         limiter = self.runtime.limiter
         # budgets are keyed "wecom:<api path>", so a per-API limit or a "wecom:default" can be configured
         limiter.throttle(self.corp_key, f"{LIMIT_PREFIX}{api}")
         if api in TAG_EDIT_APIS:
             with limiter.concurrency(self.corp_key, TAG_EDIT_GROUP, TAG_EDIT_CONCURRENCY):
-                resp = self._http_exchange(method, url, api, params, body)
+                resp = self._http_exchange(method, url, api, params, body, files)
         else:
-            resp = self._http_exchange(method, url, api, params, body)
-        if resp.status_code >= 500:
-            raise HostUnavailable(f"http_{resp.status_code}", api=api)
-        if resp.status_code == 429:
-            raise HostRateLimited("http_429", api=api)
-        if resp.status_code != 200:
-            raise HostError(f"http_{resp.status_code}", api=api)
+            resp = self._http_exchange(method, url, api, params, body, files)
+        _check_status(resp, api)
         try:
             # strict=False: names typed on phones can carry raw control characters, which the host does not escape
             result = json.loads(resp.content.decode("utf-8"), strict=False)
@@ -380,13 +381,64 @@ class WeComClient(WeChatClient):
             raise error_for(errcode, str(result.get("errmsg", "")), api)
         return result
 
-    def _http_exchange(self, method: str, url: str, api: str, params: dict, body: bytes | None) -> requests.Response:
+    def _http_exchange(self, method: str, url: str, api: str, params: dict, body: bytes | None,
+                       files: dict | None = None, *, stream: bool = False) -> requests.Response:
         headers = {"Content-Type": "application/json; charset=utf-8"} if body is not None else None
+        # files (multipart: requests sets its own Content-Type) and stream only where used; JSON calls keep the defaults
+        extra: dict[str, Any] = {"files": files} if files else {}
+        if stream:
+            extra["stream"] = True
         try:
             return self._http.request(method, url, params=params, data=body, headers=headers,
-                                      timeout=self.runtime.timeout)
-        except requests.Timeout:
-            # `from None`: requests' messages repeat the URL, and with it the secret or token in its query
-            raise HostUnavailable("timeout", api=api) from None
+                                      timeout=self.runtime.timeout, **extra)
         except requests.RequestException as exc:
-            raise HostUnavailable("network", type(exc).__name__, api=api) from None
+            # `from None`: requests' messages repeat the URL, and with it the secret or token in its query
+            raise _unavailable(exc, api) from None
+
+    # public files ------------------------------------------------------
+
+    def fetch_image(self, url: str, limit: int = QR_MAX_BYTES) -> bytes:
+        """GET a public image, a contact way's `qr_code` (doc 92572): no token; image/* of at most `limit` bytes."""
+
+        def attempt() -> bytes:
+            resp = self._http_exchange("GET", url, QR_API, {}, None, stream=True)
+            with resp:
+                if resp.status_code == 404:  # a deleted or expired contact way's picture
+                    raise HostNotFound("http_404", api=QR_API)
+                _check_status(resp, QR_API)
+                kind = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+                if not kind.startswith("image/"):
+                    raise HostError("not_image", kind or "no Content-Type", api=QR_API)
+                declared = resp.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise HostError("too_large", f"over {limit} bytes", api=QR_API)
+                chunks, size = [], 0
+                try:
+                    # the declared length may be absent or wrong: count what actually arrives
+                    for chunk in resp.iter_content(64 * 1024):
+                        size += len(chunk)
+                        if size > limit:
+                            raise HostError("too_large", f"over {limit} bytes", api=QR_API)
+                        chunks.append(chunk)
+                except requests.RequestException as exc:
+                    raise _unavailable(exc, QR_API) from None
+            return b"".join(chunks)
+
+        return call_with_backoff(attempt, attempts=self.runtime.attempts, sleep=self.runtime.sleep)
+
+
+def _unavailable(exc: requests.RequestException, api: str) -> HostUnavailable:
+    """A network failure or timeout as HostUnavailable."""
+    if isinstance(exc, requests.Timeout):
+        return HostUnavailable("timeout", api=api)
+    return HostUnavailable("network", type(exc).__name__, api=api)
+
+
+def _check_status(resp: requests.Response, api: str) -> None:
+    """HTTP statuses other than 200 as typed errors: 5xx and 429 are transient."""
+    if resp.status_code >= 500:
+        raise HostUnavailable(f"http_{resp.status_code}", api=api)
+    if resp.status_code == 429:
+        raise HostRateLimited("http_429", api=api)
+    if resp.status_code != 200:
+        raise HostError(f"http_{resp.status_code}", api=api)

@@ -2,29 +2,31 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+import mimetypes
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from connectors.runtime import Runtime
 from connectors.wecom.client import WeComClient
 from scrm.host import (Attachment, ChannelCode, ChannelCodeSpec, CorpAccess, Host, HostCustomer, HostCustomerRecord,
-                       HostDepartment, HostEmployee, HostFollow, HostGroupChat, HostGroupMember, HostNotFound,
-                       HostTag, HostTagGroup, HostUnsupported, LoginIdentity, MassMessage, MassMessageResult,
-                       MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome, TransferStatus,
-                       UnassignedCustomer)
+                       HostDepartment, HostEmployee, HostFollow, HostGroupChat, HostGroupMember, HostMedia,
+                       HostNotFound, HostTag, HostTagGroup, HostUnsupported, LoginIdentity, MassMessage,
+                       MassMessageResult, MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome,
+                       TransferStatus, UnassignedCustomer)
 
 PLATFORM = "wecom"
 TRANSFER_BATCH = 100  # external_userid per transfer call (doc 92125)
 APP_MESSAGE_BATCH = 1000  # touser per message/send (doc 90236)
 MASS_PHASES = ("single", "group")
+MEDIA_TTL = timedelta(days=3)  # temporary media (doc 90253)
 
 CAPABILITIES = frozenset({
     "list_departments", "list_employees", "get_employee", "list_customer_ids", "list_customers", "get_customer",
     "set_remark", "list_tag_groups", "create_tags", "edit_tag", "delete_tags", "mark_tags", "create_channel_code",
-    "update_channel_code", "delete_channel_code", "send_welcome", "transfer_customers", "transfer_results",
-    "list_unassigned", "list_group_chats", "get_group_chat", "transfer_group_chats", "create_mass_message",
-    "list_mass_messages", "mass_message_tasks", "mass_message_results", "send_app_message", "jsapi_config",
-    "oauth_url", "resolve_login",
+    "update_channel_code", "delete_channel_code", "send_welcome", "fetch_channel_qr", "upload_image",
+    "transfer_customers", "transfer_results", "list_unassigned", "list_group_chats", "get_group_chat",
+    "transfer_group_chats", "create_mass_message", "list_mass_messages", "mass_message_tasks",
+    "mass_message_results", "send_app_message", "jsapi_config", "oauth_url", "resolve_login",
     # features beyond the method names
     "customer_callbacks", "welcome_code", "agent_config", "departed_transfer", "group_chat_transfer",
     "customers_by_employee",  # list_customers reads only the given employees' customers (batch/get_by_user)
@@ -232,6 +234,16 @@ class WeComHost:
 
     def send_welcome(self, welcome_code: str, content: MessageContent) -> None:
         self.client.external_contact.send_welcome_msg({"welcome_code": welcome_code, **_message(content)})
+
+    def fetch_channel_qr(self, qr_url: str) -> bytes:
+        return self.client.fetch_image(qr_url)
+
+    def upload_image(self, filename: str, content: bytes) -> HostMedia:
+        """POST media/upload?type=image (doc 90253): a temporary media id for image and miniprogram attachments."""
+        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        result = self.client.media.upload("image", (filename, content, mimetype))
+        created = _at(result.get("created_at"))
+        return HostMedia(media_id=result["media_id"], expires_at=created + MEDIA_TTL if created else None)
 
     # ---------------------------------------------------------------- transfers
 

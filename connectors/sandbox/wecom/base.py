@@ -5,12 +5,13 @@ import base64
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 
 from connectors.sandbox.app import Corp, gate
 from connectors.sandbox.core import SandboxDB
@@ -21,19 +22,21 @@ from connectors.sandbox.wecom.models import Customer, Follow, LEFT, TAKEOVER_DEL
 EDIT_APIS = {"externalcontact/remark", "externalcontact/mark_tag"}  # at most 5 in flight per corp (45033)
 
 ERRMSG = {
-    -1: "system busy", 40001: "invalid credential", 40003: "invalid userid", 40008: "invalid message type",
+    -1: "system busy", 40001: "invalid credential", 40003: "invalid userid", 40004: "invalid media file type",
+    40005: "invalid type", 40006: "invalid file size", 40007: "invalid media_id", 40008: "invalid message type",
     40013: "invalid corpid", 40014: "invalid access_token", 40029: "invalid code", 40056: "invalid agentid",
     40058: "invalid parameter", 40068: "invalid tagid", 40071: "UserTag Name Already Exist",
     40072: "invalid tag name length", 40096: "invalid external userid", 40097: "user not resigned",
     40100: "user's external contacts in transfer", 40128: "customer transferred too often",
     40130: "handover equals takeover", 40131: "handover is not a follower", 41001: "access_token missing",
-    41002: "corpid missing", 41004: "corpsecret missing", 41009: "missing userid", 41011: "missing agentid",
-    41017: "missing tagid", 41035: "missing external userid", 41037: "missing contact way type",
-    41038: "missing contact way scene", 41039: "invalid contact way type", 41040: "invalid contact way scene",
-    41043: "missing config_id", 41044: "invalid config_id", 41046: "missing msgid", 41047: "invalid msgid",
-    41048: "no customer to send", 41049: "missing welcome_code", 41050: "invalid welcome_code",
-    41051: "welcome code expired or used", 41054: "user not activated", 41064: "too many attachments",
-    42001: "access_token expired", 43001: "require GET request", 43002: "require POST request",
+    41002: "corpid missing", 41004: "corpsecret missing", 41006: "media_id missing", 41009: "missing userid",
+    41011: "missing agentid", 41017: "missing tagid", 41035: "missing external userid",
+    41037: "missing contact way type", 41038: "missing contact way scene", 41039: "invalid contact way type",
+    41040: "invalid contact way scene", 41043: "missing config_id", 41044: "invalid config_id",
+    41046: "missing msgid", 41047: "invalid msgid", 41048: "no customer to send", 41049: "missing welcome_code",
+    41050: "invalid welcome_code", 41051: "welcome code expired or used", 41054: "user not activated",
+    41064: "too many attachments", 41065: "invalid attachment type", 42001: "access_token expired",
+    43001: "require GET request", 43002: "require POST request", 44001: "empty media data",
     45009: "api freq out of limit", 45033: "api concurrent out of limit", 47001: "data format error",
     60111: "userid not found", 60123: "invalid party id", 84061: "not external contact",
     90500: "group owner not resigned", 90501: "chat is not external group chat",
@@ -57,6 +60,7 @@ class Ctx:
     now: float
     args: dict[str, str]
     body: dict[str, Any]
+    files: dict[str, FileStorage] = field(default_factory=dict)  # multipart uploads (media/upload)
 
     def need(self, key: str, errcode: int = 40058, *, kind: type | tuple = str) -> Any:
         value = self.body.get(key, self.args.get(key))
@@ -109,7 +113,7 @@ def dispatch(name: str):
         if request.method != method:
             raise WeComError(43001 if method == "GET" else 43002)
         body: dict[str, Any] = {}
-        if method == "POST":
+        if method == "POST" and request.mimetype != "multipart/form-data":
             body = json.loads(request.get_data() or b"{}")
             if not isinstance(body, dict):
                 raise ValueError
@@ -136,7 +140,7 @@ def dispatch(name: str):
 
 def _run(db: SandboxDB, corp: Corp, handler: Handler, body: dict[str, Any]) -> dict[str, Any]:
     with db.session() as s:
-        return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body))
+        return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict()))
 
 
 def _authenticate(db: SandboxDB, token: str | None) -> Corp:

@@ -85,17 +85,19 @@ def message_send(ctx: Ctx) -> dict[str, Any]:
 
 
 def _corp_of_way(config_id: str) -> tuple[ContactWay, Corp]:
-    with sandbox_db().session() as s:
+    """The way and its corp; 404 for a deleted way or a temporary one past its expires_in."""
+    db = sandbox_db()
+    with db.session() as s:
         way = s.get(ContactWay, config_id)
         corp = s.scalar(select(Corp).where(Corp.corp_id == way.corp_id)) if way else None
-    if way is None or corp is None:
+    if way is None or corp is None or way.expired(db.clock.time()):
         abort(404)
     return way, corp
 
 
 @bp.get("/qr/<config_id>.png")
 def qr_png(config_id: str):
-    """The QR image of a contact way; it encodes the sandbox page where a customer 'scans' it."""
+    """The QR image of a contact way; it encodes the sandbox page where a customer 'scans' it (404 once expired)."""
     import qrcode
 
     _corp_of_way(config_id)

@@ -15,6 +15,7 @@ TICKET_TTL = 7200
 TAKEOVER_DELAY = 24 * 3600
 TRANSFER_WINDOW = 90 * 86400
 TRANSFERS_PER_WINDOW = 2
+MEDIA_TTL = 3 * 86400  # temporary media (doc 90253)
 LEFT = 5  # user status: left the company (kept so their customers can be listed as unassigned)
 ALNUM = string.ascii_letters + string.digits
 
@@ -144,6 +145,10 @@ class ContactWay(Base):
     expires_in: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Double, default=0.0)
 
+    def expired(self, now: float) -> bool:
+        """A temporary way stops working `expires_in` seconds after it was created (doc 92572)."""
+        return bool(self.is_temp) and now >= self.created_at + (self.expires_in or 0)
+
 
 class WelcomeCode(Base):
     __tablename__ = "sbx_wc_welcome"
@@ -155,6 +160,19 @@ class WelcomeCode(Base):
     issued_at: Mapped[float] = mapped_column(Double)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
     message: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # what was sent, for tests and demos
+
+
+class Media(Base):
+    """An uploaded temporary media file (doc 90253): its digest and size only, never the bytes."""
+
+    __tablename__ = "sbx_wc_media"
+
+    media_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
 
 
 class Transfer(Base):

@@ -1,8 +1,10 @@
-"""Contact ways, welcome messages and mass messages (doc 92572, 92137, 92135, 93338)."""
+"""Contact ways, temporary media, welcome messages and mass messages (doc 92572, 90253, 92137, 92135, 93338)."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import url_for
 from sqlalchemy import func, select
@@ -10,9 +12,19 @@ from sqlalchemy.orm import Session
 
 from connectors.sandbox.wecom.base import Ctx, WeComError, api, cursor_out, int_cursor, page_limit, user
 from connectors.sandbox.wecom.models import (ContactWay, Department, Follow, GroupChat, MassMessage, MassTarget,
-                                             WELCOME_TTL, WelcomeCode, new_id)
+                                             MEDIA_TTL, Media, WELCOME_TTL, WelcomeCode, new_id)
 
-# ---------------------------------------------------------------- contact ways and welcome
+MB = 1024 * 1024
+# media/upload's types, their size limit and the formats the host checks in the content (doc 90253); file: any
+MEDIA_TYPES: dict[str, tuple[int, frozenset[str]]] = {
+    "image": (10 * MB, frozenset({"jpg", "png"})), "voice": (2 * MB, frozenset({"amr"})),
+    "video": (10 * MB, frozenset({"mp4"})), "file": (20 * MB, frozenset()),
+}
+MEDIA_MIN_SIZE = 5  # "所有文件size必须大于5个字节"
+# attachment kinds of welcome and mass messages (doc 92137) and the media type each one's id must be
+ATTACHMENT_MEDIA = {"image": "image", "link": None, "miniprogram": "image", "video": "video", "file": "file"}
+
+# ---------------------------------------------------------------- contact ways
 
 
 def qr_url(config_id: str) -> str:
@@ -112,14 +124,106 @@ def del_contact_way(ctx: Ctx) -> dict[str, Any]:
     return {}
 
 
+# ---------------------------------------------------------------- temporary media and attachments
+
+
+def _format(head: bytes) -> str | None:
+    """The format of a file from its first bytes: the host looks at the content, not at the file name."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"#!AMR\n"):
+        return "amr"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    return None
+
+
+@api("media/upload")
+def media_upload(ctx: Ctx) -> dict[str, Any]:
+    """POST media/upload?type= (doc 90253): multipart field `media`, valid 3 days; only a digest is kept."""
+    kind = ctx.args.get("type", "")
+    if kind not in MEDIA_TYPES:
+        raise WeComError(40005, kind)
+    media = ctx.files.get("media")
+    if media is None:
+        raise WeComError(44001)
+    digest, size, head = hashlib.sha256(), 0, b""
+    for chunk in iter(lambda: media.stream.read(64 * 1024), b""):
+        head = head or chunk[:16]
+        digest.update(chunk)
+        size += len(chunk)
+    limit, formats = MEDIA_TYPES[kind]
+    if size == 0:
+        raise WeComError(44001)
+    if not MEDIA_MIN_SIZE < size <= limit:
+        raise WeComError(40006, f"{kind} must be {MEDIA_MIN_SIZE} B to {limit // MB} MB")
+    if formats and _format(head) not in formats:
+        raise WeComError(40004, f"{kind} must be {'/'.join(sorted(formats))}")
+    row = Media(media_id=new_id("1", 43), corp_id=ctx.corp.corp_id, type=kind, sha256=digest.hexdigest(), size=size,
+                created_at=ctx.now)
+    ctx.s.add(row)
+    return {"type": kind, "media_id": row.media_id, "created_at": str(int(row.created_at))}
+
+
+def _media(ctx: Ctx, media_id: Any, kind: str) -> None:
+    """A media id of this corp, of the right type, uploaded less than 3 days ago on the sandbox clock."""
+    if not media_id or not isinstance(media_id, str):
+        raise WeComError(41006)
+    row = ctx.s.get(Media, media_id)
+    if row is None or row.corp_id != ctx.corp.corp_id or row.type != kind or ctx.now >= row.created_at + MEDIA_TTL:
+        raise WeComError(40007, media_id)
+
+
+def _field(body: dict[str, Any], key: str, max_bytes: int, *, required: bool = False) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise WeComError(40058, f"{key} must be a string")
+    if required and not value:
+        raise WeComError(40058, f"{key} required")
+    if len(value.encode()) > max_bytes:
+        raise WeComError(40058, f"{key} longer than {max_bytes} bytes")
+    return value
+
+
+def _check_attachments(ctx: Ctx, attachments: list[Any]) -> None:
+    """Welcome and mass-message attachments as the host checks them (doc 92137): at most 9, each well formed."""
+    if len(attachments) > 9:
+        raise WeComError(41064)
+    for item in attachments:
+        kind = item.get("msgtype") if isinstance(item, dict) else None
+        if kind not in ATTACHMENT_MEDIA:
+            raise WeComError(41065, str(kind))
+        body = item.get(kind)
+        if not isinstance(body, dict):
+            raise WeComError(40058, f"{kind} required")
+        if kind == "link":
+            _field(body, "title", 128, required=True)
+            _field(body, "picurl", 2048)
+            _field(body, "desc", 512)
+            url = urlsplit(_field(body, "url", 2048, required=True))
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise WeComError(40058, "link url must be http(s)")
+        elif kind == "miniprogram":
+            _field(body, "title", 64, required=True)
+            _field(body, "appid", 64, required=True)
+            _field(body, "page", 2048, required=True)
+            _media(ctx, body.get("pic_media_id"), "image")
+        else:
+            _media(ctx, body.get("media_id"), ATTACHMENT_MEDIA[kind])
+
+
+# ---------------------------------------------------------------- welcome messages
+
+
 @api("externalcontact/send_welcome_msg")
 def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
     """POST externalcontact/send_welcome_msg (doc 92137): a code works once, within 20 s of the add."""
     code = ctx.need("welcome_code", 41049)
     text = ctx.opt("text", {}, kind=dict)
     attachments = ctx.opt("attachments", [], kind=list)
-    if len(attachments) > 9:
-        raise WeComError(41064)
+    _check_attachments(ctx, attachments)
     if not text.get("content") and not attachments:
         raise WeComError(40058, "text or attachments required")
     if len(str(text.get("content", "")).encode()) > 4000:
@@ -154,8 +258,7 @@ def add_msg_template(ctx: Ctx) -> dict[str, Any]:
         user(ctx, sender)
     text = ctx.opt("text", {}, kind=dict)
     attachments = ctx.opt("attachments", [], kind=list)
-    if len(attachments) > 9:
-        raise WeComError(41064)
+    _check_attachments(ctx, attachments)
     content = str(text.get("content", ""))
     if len(content.encode()) > 4000:
         raise WeComError(40058, "text longer than 4000 bytes")
