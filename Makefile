@@ -4,6 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SCRM   := $(VENV)/bin/scrm
 STAMP  := $(VENV)/.installed
+FONT   := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -16,8 +17,18 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The CJK font posters are drawn with (Debian's fonts-wqy-microhei); a file target, so it runs only while missing.
+$(FONT):
+	@if [ -n "$$SCRM_POSTER_FONT" ] && [ -r "$$SCRM_POSTER_FONT" ]; then exit 0; fi; \
+	hint="posters need a CJK font: install Debian's fonts-wqy-microhei or set SCRM_POSTER_FONT to a CJK font file"; \
+	if ! command -v apt-get >/dev/null; then echo "$$hint"; exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	  && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
+	|| echo "$$hint"
+
 ## setup: install everything (idempotent)
-setup: $(STAMP)
+setup: $(STAMP) $(FONT)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
 run: export SCRM_BASE_URL ?= http://$(HOST):$(PORT)
