@@ -2,7 +2,8 @@
 from scrm.models.activity import Note, TimelineEntry
 from scrm.models.api_token import ROLES, ApiToken
 from scrm.models.base import Base, utcnow
-from scrm.models.channel import Channel, ChannelMember
+from scrm.models.channel import (ALLOCATIONS, CHANNEL_STATUSES, WELCOME_MODES, Channel, ChannelCost,
+                                  ChannelMember, ChannelTag, Media, WelcomeDelivery)
 from scrm.models.corp import PLATFORMS, Corp
 from scrm.models.customer import RELATIONSHIP_STATUSES, Customer, Relationship
 from scrm.models.group_chat import GroupChat, GroupMember
@@ -15,5 +16,6 @@ from scrm.models.tag import RelationshipTag, Tag, TagGroup
 __all__ = [
     "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
     "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
+    "ChannelTag", "ChannelCost", "WelcomeDelivery", "Media", "ALLOCATIONS", "CHANNEL_STATUSES", "WELCOME_MODES",
     "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
 ]

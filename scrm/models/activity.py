@@ -11,13 +11,15 @@ from scrm.models.base import BigId, Base, MYSQL_TABLE, utcnow
 
 class TimelineEntry(Base):
     __tablename__ = "timeline_entry"
-    __table_args__ = (Index(None, "customer_id", "occurred_at"), MYSQL_TABLE)
+    __table_args__ = (Index(None, "customer_id", "occurred_at"), Index(None, "channel_id", "occurred_at"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     corp_id: Mapped[int] = mapped_column(ForeignKey("corp.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))  # by whom
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationship.id", ondelete="SET NULL"))
+    # the channel of the relationship an add or a removal concerns: channel statistics count these entries
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))  # added, removed, tagged, remark, note, stage, transfer, ...
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     # Entries written while handling a host event carry a key, so handling the event twice writes one entry.

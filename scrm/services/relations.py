@@ -7,6 +7,7 @@ of order: the host's current view decides whether an add stands, and a removal o
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -100,7 +101,17 @@ def _follow_of(record, employee_host_id: str) -> HostFollow | None:
     return next((f for f in record.follows if f.employee_id == employee_host_id), None)
 
 
-def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None:
+@dataclass
+class Added:
+    """What an add event changed: the relationship, its two sides, and 'added', 'readded' or None (no change)."""
+
+    relationship: Relationship
+    customer: Customer
+    employee: Employee
+    change: str | None
+
+
+def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> Added | None:
     """Read the customer and the relationship from the host and record them, attributed to the channel."""
     employee = ensure_employee(corp, event.employee_id, host)
     try:
@@ -108,17 +119,18 @@ def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None
     except HostNotFound:
         record = None  # the customer is gone again already: a later removal event tells how
     if record is None:
-        return
+        return None
     customer = upsert_customer(corp, record.customer)
     follow = _follow_of(record, event.employee_id)
     if follow is None:
-        return  # the host no longer lists this friendship: a removal overtook this add
+        return None  # the host no longer lists this friendship: a removal overtook this add
     rel, change = apply_follow(corp, customer, employee, follow, host, state=event.state)
     if change:
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
-                        kind="added" if change == "added" else "readded",
+                        kind="added" if change == "added" else "readded", channel_id=rel.channel_id,
                         payload={"state": rel.state, "channel_id": rel.channel_id, "half": event.half},
                         occurred_at=event.occurred_at or rel.started_at, dedupe_key=ctx.key("added", rel.id))
+    return Added(rel, customer, employee, change)
 
 
 def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx) -> None:
@@ -159,7 +171,7 @@ def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *
         return None
     timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
                     kind="removed", payload={"status": status, "reason": reason}, occurred_at=at,
-                    dedupe_key=ctx.key("removed", rel.id))
+                    dedupe_key=ctx.key("removed", rel.id), channel_id=rel.channel_id)
     return rel
 
 

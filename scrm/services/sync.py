@@ -238,7 +238,8 @@ class _PageWriter:
             db.session.execute(insert(TimelineEntry), [
                 dict(corp_id=corp.id, customer_id=f["customer_id"], employee_id=f["employee_id"],
                      relationship_id=rels[(f["employee_id"], f["customer_id"])].id, kind="added",
-                     payload={"source": "sync", "state": f["state"]}, occurred_at=f["started_at"],
+                     channel_id=f["channel_id"], payload={"source": "sync", "state": f["state"]},
+                     occurred_at=f["started_at"],
                      created_at=now) for f in fresh])
         else:
             rels = existing
@@ -284,7 +285,8 @@ class _PageWriter:
 
     def _timeline(self, rel: Relationship, kind: str, payload: dict, at) -> None:
         db.session.add(TimelineEntry(corp_id=self.corp.id, customer_id=rel.customer_id, employee_id=rel.employee_id,
-                                     relationship_id=rel.id, kind=kind, payload=payload, occurred_at=at))
+                                     relationship_id=rel.id, channel_id=rel.channel_id, kind=kind, payload=payload,
+                                     occurred_at=at))
 
 
 def _end_unseen(corp: Corp, run_id: int, staff: list[str]) -> int:
@@ -297,7 +299,7 @@ def _end_unseen(corp: Corp, run_id: int, staff: list[str]) -> int:
         for rel in stale:
             rel.status, rel.ended_at, rel.end_reason = "removed_by_customer", now, "not_on_host"
             db.session.add(TimelineEntry(corp_id=corp.id, customer_id=rel.customer_id, employee_id=rel.employee_id,
-                                         relationship_id=rel.id, kind="removed",
+                                         relationship_id=rel.id, channel_id=rel.channel_id, kind="removed",
                                          payload={"source": "reconcile", "reason": "not_on_host"}, occurred_at=now))
         if stale:
             metrics.RECONCILE_FIXES.labels("relationship_ended").inc(len(stale))
