@@ -14,6 +14,9 @@ EVENTS_PROCESSED = Counter("scrm_events_processed_total", "Inbox rows finished",
 EVENT_LATENCY = Histogram("scrm_event_receipt_to_processed_seconds", "From callback receipt to processed",
                           ["platform"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300))
 RECONCILE_FIXES = Counter("scrm_reconcile_fixes_total", "Drift repaired by reconcile", ["kind"])
+WELCOMES = Counter("scrm_welcome_messages_total", "Welcome messages by outcome", ["outcome"])
+WELCOME_LATENCY = Histogram("scrm_welcome_receipt_to_sent_seconds", "From the add's callback receipt to the welcome "
+                            "sent (the host accepts it for 20 s)", buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 12, 16, 20, 30))
 
 
 class InboxCollector:

@@ -8,6 +8,15 @@ from kombu import Queue
 
 URGENT = "urgent"
 BULK = "bulk"
+#: Tasks go out at priority 5; time-critical ones (welcome messages) at the top of the broker's scale, which runs
+#: the other way round on Redis (0 first) than on AMQP (9 first).
+DEFAULT_PRIORITY = 5
+HIGH_PRIORITY = {"redis": 0, "rediss": 0, "amqp": 9, "pyamqp": 9}
+
+
+def high_priority(broker_url: str | None) -> int:
+    """The priority that goes ahead of every other task on this broker."""
+    return HIGH_PRIORITY.get((broker_url or "").split(":", 1)[0], 0)
 
 
 def init_celery(app: Flask) -> Celery:
@@ -36,8 +45,11 @@ def init_celery(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_queues=(Queue(URGENT), Queue(BULK)),
+        task_default_priority=DEFAULT_PRIORITY,
+        task_queue_max_priority=10,
         task_default_queue=URGENT,
-        task_routes={"scrm.events.*": {"queue": URGENT}, "scrm.sync.*": {"queue": BULK}},
+        task_routes={"scrm.events.*": {"queue": URGENT}, "scrm.channels.*": {"queue": URGENT},
+                     "scrm.sync.*": {"queue": BULK}},
         task_serializer="json",
         accept_content=["json"],
         result_expires=3600,
@@ -46,17 +58,19 @@ def init_celery(app: Flask) -> Celery:
         broker_connection_timeout=2,
         task_publish_retry=False,
         broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5,
-                                  "max_retries": 0},
+                                  "max_retries": 0, "priority_steps": list(range(10))},
         timezone="UTC",
         enable_utc=True,
         beat_schedule={
             "sweep-inbox": {"task": "scrm.events.sweep", "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
             "reconcile-nightly": {"task": "scrm.sync.reconcile_all", "schedule": crontab(hour=3, minute=17)},
+            "channels-minutely": {"task": "scrm.channels.sweep", "schedule": 60.0},
         },
     )
     celery.set_default()
     app.extensions["celery"] = celery
-    import tasks.events  # noqa: F401  (registers the tasks with this app)
+    import tasks.channels  # noqa: F401  (registers the tasks with this app)
+    import tasks.events  # noqa: F401
     import tasks.sync  # noqa: F401
     import tasks.system  # noqa: F401
 

@@ -10,7 +10,8 @@ import time
 from celery import shared_task
 from flask import current_app
 
-from scrm.services import inbox, processing
+from scrm.services import inbox, processing, welcome
+from tasks.celery_app import high_priority
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,14 @@ def process_event(inbox_id: int) -> str:
 
 @shared_task(name="scrm.events.dispatch")
 def dispatch(inbox_ids: list[int]) -> int:
-    """Fan a batch from a web process out to one processing task per row (workers run them in parallel)."""
+    """Send the batch's welcome messages, then fan the rows out to one processing task each.
+
+    Dispatch tasks are published ahead of processing tasks (high priority): a welcome code lives 20 seconds,
+    whatever the backlog of slower work."""
+    try:
+        welcome.send_for_inbox(inbox_ids)
+    except Exception:  # processing sends what is still due
+        log.exception("welcome messages of inbox %s", inbox_ids)
     for inbox_id in inbox_ids:
         enqueue(inbox_id)
     return len(inbox_ids)
@@ -83,7 +91,7 @@ class Publisher:
             while True:
                 ids = self._gather()
                 try:
-                    task.apply_async(args=[ids], retry=False)
+                    task.apply_async(args=[ids], retry=False, priority=high_priority(self.app.config["BROKER_URL"]))
                 except Exception as exc:  # broker down: the rows wait for the sweeper
                     log.warning("could not enqueue inbox %s: %s", ids, exc)
 

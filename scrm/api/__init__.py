@@ -19,9 +19,9 @@ def init_api(app: Flask) -> Api:
                       OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
                           "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api = Api(app)
-    from scrm.api import customers, directory
+    from scrm.api import channels, customers, directory
 
-    for bp in (customers.bp, directory.bp):
+    for bp in (customers.bp, directory.bp, channels.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: _docs(api))
@@ -85,6 +85,11 @@ def _error_handlers(app: Flask) -> None:
     @only_api
     def forbidden(exc):
         return jsonify(code="forbidden", message=getattr(exc, "description", "forbidden")), 403
+
+    @app.errorhandler(413)
+    @only_api
+    def too_large(exc):
+        return jsonify(code="too_large", message="the request body is too large"), 413
 
     @app.errorhandler(422)
     @only_api

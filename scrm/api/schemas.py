@@ -71,3 +71,62 @@ class TagIn(Strict):
 class RenameIn(Strict):
     name = fields.Str()
     order = fields.Int()
+
+
+class MemberIn(Strict):
+    employee_id = fields.Int(required=True)
+    weight = fields.Int(load_default=1)
+    daily_cap = fields.Int(allow_none=True, load_default=None)
+    backup = fields.Bool(load_default=False)
+    schedule = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": 'working hours per weekday, e.g. {"mon": [["09:00", "18:00"]]}'})
+
+
+class WelcomeIn(Strict):
+    text = fields.Str(load_default="", metadata={"description": "placeholders: {customer_name} {employee_name} "
+                                                                "{channel}"})
+    attachments = fields.List(fields.Dict(), load_default=list,
+                              metadata={"description": "image {media_id}, link {title, url, desc, pic_url}, "
+                                                       "miniprogram {title, appid, page, media_id}"})
+
+
+class ChannelPatch(Strict):
+    name = fields.Str()
+    state = fields.Str(metadata={"description": "attribution key, at most 30 characters; generated if left out"})
+    members = fields.List(fields.Nested(MemberIn))
+    allocation = fields.Str(validate=validate.OneOf(["round_robin", "weighted"]))
+    skip_verify = fields.Bool()
+    remark = fields.Str(allow_none=True)
+    tags = fields.List(fields.Int())
+    remark_template = fields.Str(allow_none=True, metadata={"description": "e.g. {channel}-{date}"})
+    welcome_mode = fields.Str(validate=validate.OneOf(["channel", "default", "none"]))
+    welcome = fields.Nested(WelcomeIn, allow_none=True)
+    temporary = fields.Bool(metadata={"description": "a one-time code, used up by its first customer"})
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class ChannelIn(ChannelPatch):
+    name = fields.Str(required=True)
+    members = fields.List(fields.Nested(MemberIn), required=True)
+
+
+class StatsQuery(Strict):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    by = fields.Str(load_default="day", validate=validate.OneOf(["day", "employee"]),
+                    metadata={"description": "CSV rows per day or per employee"})
+
+
+class PosterQuery(Strict):
+    title = fields.Str(validate=validate.Length(max=64))
+    text = fields.Str(load_default="", validate=validate.Length(max=200))
+
+
+class CostItem(Strict):
+    day = fields.Date(required=True)
+    amount = fields.Float(required=True, validate=validate.Range(min=0, max=10**9),
+                          metadata={"description": "in yuan"})
+
+
+class CostsPut(Strict):
+    items = fields.List(fields.Nested(CostItem), required=True, validate=validate.Length(max=366))

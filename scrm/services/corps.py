@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -77,6 +78,11 @@ def describe(corp: Corp) -> dict:
         "agent_id": corp.agent_id, "app_key": corp.app_key, "api_base": corp.api_base,
         "callback_url": callback_url(corp), "created_at": corp.created_at.isoformat() + "Z",
     }
+
+
+def corp_zone(corp: Corp) -> ZoneInfo:
+    """The corp's time zone (option `timezone`, default Asia/Shanghai): days and working hours are local."""
+    return ZoneInfo((corp.options or {}).get("timezone") or "Asia/Shanghai")
 
 
 def corp_access(corp: Corp) -> CorpAccess:

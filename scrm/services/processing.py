@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -23,13 +24,13 @@ from scrm.events import (ChatAuthorized, CustomerAdded, CustomerEdited, Customer
 from scrm.extensions import db
 from scrm.host import HostError, registry
 from scrm.models import Corp, InboxEvent, utcnow
-from scrm.services import group_chats, inbox, org, relations, tags
+from scrm.services import channels, group_chats, inbox, org, relations, tags, welcome
 from scrm.services.corps import host_for
 
 log = logging.getLogger(__name__)
 
 HANDLERS = {
-    CustomerAdded: relations.on_customer_added,
+    CustomerAdded: channels.on_customer_added,
     CustomerEdited: relations.on_customer_edited,
     CustomerRemovedByEmployee: relations.on_removed_by_employee,
     CustomerRemovedByCustomer: relations.on_removed_by_customer,
@@ -46,16 +47,32 @@ def is_handled(event: HostEvent) -> bool:
     return type(event) in HANDLERS
 
 
+#: What must happen before anything slower for an event, in its own transaction: the welcome code lives 20 s.
+FIRST = {CustomerAdded: welcome.ensure_sent}
+
+
 @dataclass
 class EventContext:
-    """What a handler knows about the row it serves: keys derived from it make its writes idempotent."""
+    """What a handler knows about the row it serves: keys derived from it make its writes idempotent; work queued
+    with after_commit runs once the handler's writes are committed (a failure there is logged, not retried)."""
 
     inbox_id: int | None
+    followups: list[Callable[[], object]] = field(default_factory=list)
 
     def key(self, kind: str, *parts) -> str | None:
         if self.inbox_id is None:
             return None
         return ":".join(["inbox", str(self.inbox_id), kind, *map(str, parts)])
+
+    def after_commit(self, work: Callable[[], object]) -> None:
+        self.followups.append(work)
+
+    def run_followups(self) -> None:
+        for work in self.followups:
+            try:
+                work()
+            except Exception as exc:  # the event itself is done; beat repeats what these do (rebalance)
+                log.warning("after inbox %s: %s", self.inbox_id, exc)
 
 
 @dataclass
@@ -113,14 +130,20 @@ def _process(inbox_id: int) -> Outcome:
         return Outcome("busy")
     db.session.refresh(row)
     corp = db.session.get(Corp, row.corp_id)
+    ctx = EventContext(row.id)
     try:
+        parsed = registry.parse(row.platform, row.payload)
+        host = host_for(corp)
+        first = FIRST.get(type(parsed.event))
+        if first is not None:
+            first(corp, row, parsed.event, host)
         with unit_of_work():
-            parsed = registry.parse(row.platform, row.payload)
-            HANDLERS[type(parsed.event)](corp, parsed.event, host_for(corp), EventContext(row.id))
+            HANDLERS[type(parsed.event)](corp, parsed.event, host, ctx)
             row.status, row.processed_at, row.locked_until, row.last_error = "done", utcnow(), None, None
             row.next_attempt_at = None
     except Exception as exc:  # every failure is recorded on the row; none is lost
         return _failed(inbox_id, exc)
+    ctx.run_followups()
     metrics.EVENTS_PROCESSED.labels(row.platform, "done").inc()
     metrics.EVENT_LATENCY.labels(row.platform).observe((row.processed_at - row.received_at).total_seconds())
     return Outcome("done", successor=inbox.successor(row))

@@ -3,10 +3,10 @@ signed callback over HTTP, the product stores and acknowledges it, a worker proc
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scrm.extensions import db
-from scrm.models import InboxEvent, Relationship, TimelineEntry
+from scrm.models import Employee, InboxEvent, Relationship, TimelineEntry
 from scrm.services.corps import register_corp
 
 pytestmark = pytest.mark.worker
@@ -73,3 +73,42 @@ def test_a_worker_killed_mid_task_loses_nothing(connected, sandbox, start_worker
     row = wait_for(lambda: (r := inbox_row()).status == "done" and r)
     assert row.attempts == 2
     assert db.session.scalar(select(Relationship).where(Relationship.status == "active")) is not None
+
+
+def test_welcomes_go_ahead_of_a_processing_backlog(connected, sandbox, start_worker):
+    """Dispatch tasks (which send welcomes) are published at high priority: a welcome code lives 20 seconds."""
+    from scrm.models import WelcomeDelivery
+    from scrm.services import channels, inbox, processing, sync
+    from scrm.services.corps import get_corp
+    from tasks.events import enqueue
+    from tests import wecom_payloads as wx
+
+    product, sbx = connected
+    with product.app_context():
+        corp = get_corp(_only_corp_key())
+        sync.run_sync(sync.start(corp, "employees").id)
+        staff = db.session.scalar(select(Employee))
+        config_id = channels.create_channel(corp, {"name": "直播", "members": [{"employee_id": staff.id}],
+                                                   "welcome": {"text": "欢迎！"}}).config_id
+        backlog = []
+        for n in range(15):  # console tag edits, each a slow host read: a few seconds of work queued first
+            parsed = processing.registry.parse("wecom", wx.tag("update", f"tag{n}"))
+            backlog.append(inbox.store(corp, parsed, handled=True)[0])
+            enqueue(backlog[-1])
+    sandbox.control.set_limits(sbx.corp_id, {"latency": {"externalcontact/get_corp_tag_list": 0.25}})
+    scan = sandbox.play(sbx, "scan_one", config_id=config_id, wait=True)["result"]
+    time.sleep(0.5)  # the web process publishes its batch
+    start_worker()
+    delivery = wait_for(lambda: db.session.scalar(select(WelcomeDelivery)), timeout=30)
+    finished = db.session.scalar(select(func.count()).select_from(InboxEvent).where(
+        InboxEvent.id.in_(backlog), InboxEvent.status == "done"))
+    assert delivery.status == "sent" and delivery.customer_host_id == scan["external_userid"]
+    assert finished <= 1, f"{finished} backlog rows were processed before the welcome"
+    wait_for(lambda: db.session.scalar(select(func.count()).select_from(InboxEvent).where(
+        InboxEvent.status == "done")) == 16, timeout=60)
+
+
+def _only_corp_key() -> str:
+    from scrm.models import Corp
+
+    return db.session.scalar(select(Corp.corp_key))

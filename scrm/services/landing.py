@@ -1,0 +1,139 @@
+"""The landing page of a channel code the product draws itself: DingTalk has no contact ways and no add callback,
+so the customer leaves a name and a mobile here, with consent, and the product creates the external contact with
+the allocated employee as follower and the channel's labels, records the relationship, and tells the employee.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from scrm.db import unit_of_work
+from scrm.errors import DomainError, NotFound, ValidationError
+from scrm.extensions import db
+from scrm.host import Host, HostCustomer, HostError, HostFollow
+from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relationship, Tag, utcnow
+from scrm.services import channels, placeholders, timeline
+from scrm.services.corps import host_for
+from scrm.services.relations import apply_follow, upsert_customer
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")  # a mainland China mobile number
+NAME_MAX = 32
+EXISTS = 22005  # DingTalk: the external contact exists already
+
+
+class LandingClosed(DomainError):
+    """The channel does not take customers now (paused, expired, used up or deleted)."""
+
+    code = "closed"
+
+
+@dataclass
+class Landing:
+    corp: Corp
+    channel: Channel
+    employee: Employee | None  # who receives a customer registering now
+
+
+@dataclass
+class Registration:
+    customer: Customer
+    employee: Employee
+    created: bool  # False: this mobile was registered already
+
+
+def _open(channel: Channel | None) -> Channel:
+    if channel is None:
+        raise NotFound("no such channel code")
+    if channel.status != "active" or (channel.expires_at and channel.expires_at <= utcnow()):
+        raise LandingClosed(f"channel {channel.id} is {channel.status}")
+    return channel
+
+
+def open_landing(code: str) -> Landing:
+    """The channel behind a landing code and the employee a customer would meet now."""
+    channel = channels.by_code(code)
+    corp = db.session.get(Corp, channel.corp_id) if channel else None
+    employee = channels.pick_employee(corp, _open(channel)) if channel else None
+    return Landing(corp, channel, employee)
+
+
+def clean_name(value: str | None) -> str:
+    """The customer's name as typed, without control or invisible formatting characters."""
+    name = "".join(ch for ch in (value or "") if unicodedata.category(ch)[0] != "C").strip()
+    if not name:
+        raise ValidationError("name", "请填写姓名")
+    if len(name) > NAME_MAX:
+        raise ValidationError("name", f"姓名最多 {NAME_MAX} 个字")
+    return name
+
+
+def clean_mobile(value: str | None) -> str:
+    mobile = re.sub(r"[\s-]", "", value or "")
+    mobile = mobile[3:] if mobile.startswith("+86") else mobile
+    if not MOBILE.match(mobile):
+        raise ValidationError("mobile", "请填写正确的手机号码")
+    return mobile
+
+
+def _receiver(corp: Corp, channel: Channel, employee_id: int | None) -> Employee:
+    """The employee the page showed, while still an active member; else whoever the rules pick now."""
+    if employee_id is not None:
+        member = db.session.get(ChannelMember, (channel.id, employee_id))
+        employee = db.session.get(Employee, employee_id) if member else None
+        if employee is not None and employee.status == "active":
+            return employee
+    employee = channels.pick_employee(corp, channel)
+    if employee is None:
+        raise LandingClosed(f"channel {channel.id} has nobody to receive customers")
+    return employee
+
+
+def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: int | None = None,
+             host: Host | None = None) -> Registration:
+    """Create the customer on the host with the channel's employee, labels and remark, then record them here."""
+    name, mobile = clean_name(name), clean_mobile(mobile)
+    if not consent:
+        raise ValidationError("consent", "请阅读并同意个人信息使用说明")
+    with unit_of_work():
+        channel = _open(db.session.scalar(select(Channel).where(Channel.code == code).with_for_update()))
+        corp = db.session.get(Corp, channel.corp_id)
+        host = host or host_for(corp)
+        known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
+        if known is not None:
+            follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
+                                         .where(Relationship.customer_id == known.id,
+                                                Relationship.status == "active"))
+            if follower is not None:
+                return Registration(known, follower, created=False)
+        employee = _receiver(corp, channel, employee_id)
+        labels = list(db.session.scalars(select(Tag.host_id).where(
+            Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
+        remark = placeholders.render(channel.remark_template, {
+            "channel": channel.name, "customer_name": name, "employee_name": employee.name,
+            "date": channels.local_now(corp).strftime("%Y%m%d")})[:channels.MAX_REMARK] \
+            if channel.remark_template else None
+        try:
+            host_id = host.create_customer(employee.host_id, name, mobile, state=channel.state, tag_ids=labels,
+                                           remark=remark)
+        except HostError as exc:
+            if exc.errcode == EXISTS:
+                raise ValidationError("mobile", "该手机号已登记") from None
+            raise
+        customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
+        follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
+                            state=channel.state)
+        rel, _ = apply_follow(corp, customer, employee, follow, host, state=channel.state)
+        timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
+                        kind="added", channel_id=rel.channel_id, occurred_at=rel.started_at,
+                        payload={"state": channel.state, "channel_id": rel.channel_id, "source": "landing"})
+        channels.apply_add_rules(corp, rel, customer, employee, host)
+    return Registration(customer, employee, created=True)
+
+
+def notification(channel: Channel, registration: Registration) -> str:
+    """The work notification telling the employee about the new customer."""
+    return (f"新客户「{registration.customer.name}」通过渠道「{channel.name}」添加了您，"
+            f"手机 {registration.customer.mobile}，请尽快联系。")
