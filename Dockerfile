@@ -1,3 +1,9 @@
+# Front-end assets from the npm registry (pinned in package-lock.json); only the CSS reaches the final image.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SCRM_INSTANCE_PATH=/var/lib/scrm
 WORKDIR /app
@@ -6,6 +12,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-micro
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# the same file `make setup` puts there: the H5 pages serve WeUI from the backend itself
+COPY --from=assets /assets/node_modules/weui/dist/style/weui.min.css h5/static/vendor/weui.min.css
 RUN pip install --no-cache-dir --no-deps . && useradd --system --home /var/lib/scrm scrm \
     && mkdir -p /var/lib/scrm /var/lib/scrm-metrics && chown scrm /var/lib/scrm /var/lib/scrm-metrics
 USER scrm

@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 SCRM   := $(VENV)/bin/scrm
 STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+CHROMIUM := /usr/bin/chromium
+WEUI_CSS := h5/static/vendor/weui.min.css
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -17,18 +19,34 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# $(call apt_install,PACKAGE,HINT): install a Debian package (as root, or with sudo); where apt-get is missing or
+# fails, print HINT instead of failing, so setup still works on other systems.
+define apt_install
+hint="$(2)"; \
+if ! command -v apt-get >/dev/null; then echo "$$hint"; exit 0; fi; \
+sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+  && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
+|| echo "$$hint"
+endef
+
 # The CJK font posters are drawn with (Debian's fonts-wqy-microhei); a file target, so it runs only while missing.
 $(FONT):
 	@if [ -n "$$SCRM_POSTER_FONT" ] && [ -r "$$SCRM_POSTER_FONT" ]; then exit 0; fi; \
-	hint="posters need a CJK font: install Debian's fonts-wqy-microhei or set SCRM_POSTER_FONT to a CJK font file"; \
-	if ! command -v apt-get >/dev/null; then echo "$$hint"; exit 0; fi; \
-	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	{ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-	  && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
-	|| echo "$$hint"
+	$(call apt_install,fonts-wqy-microhei,posters need a CJK font: install Debian's fonts-wqy-microhei or set SCRM_POSTER_FONT to a CJK font file)
 
-## setup: install everything (idempotent)
-setup: $(STAMP) $(FONT)
+# Headless Chromium for the browser test of the landing page (Debian's chromium); a file target like the font.
+$(CHROMIUM):
+	@$(call apt_install,--no-install-recommends chromium,the browser test needs Debian's chromium at $(CHROMIUM))
+
+# WeUI, pinned in package-lock.json, served by the backend itself (no CDN); rebuilt when missing or the lock changes.
+$(WEUI_CSS): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp node_modules/weui/dist/style/weui.min.css $@
+
+## setup: install everything the service needs (idempotent); the tests also install Chromium
+setup: $(STAMP) $(FONT) $(WEUI_CSS)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
 run: export SCRM_BASE_URL ?= http://$(HOST):$(PORT)
@@ -39,7 +57,7 @@ run: setup
 
 ## test: the whole suite on SQLite, then again on MySQL + Redis (+ a real worker) when
 ##       SCRM_TEST_MYSQL_URL and SCRM_TEST_REDIS_URL are set
-test: setup
+test: setup $(CHROMIUM)
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$SCRM_TEST_MYSQL_URL" ] && [ -n "$$SCRM_TEST_REDIS_URL" ]; then \
 		$(MAKE) --no-print-directory test-mysql; \

@@ -140,5 +140,9 @@ def build_flask_config(settings: Settings) -> dict:
         "INBOX_MAX_ATTEMPTS": settings.INBOX_MAX_ATTEMPTS,
         "INBOX_SWEEP_SECONDS": settings.INBOX_SWEEP_SECONDS,
         "JSON_AS_ASCII": False,
+        # the H5 pages' session carries their CSRF token: not readable by scripts, not sent cross-site
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.BASE_URL.startswith("https://"),
         **settings.extra,
     }

@@ -54,10 +54,9 @@ def _open(channel: Channel | None) -> Channel:
 
 def open_landing(code: str) -> Landing:
     """The channel behind a landing code and the employee a customer would meet now."""
-    channel = channels.by_code(code)
-    corp = db.session.get(Corp, channel.corp_id) if channel else None
-    employee = channels.pick_employee(corp, _open(channel)) if channel else None
-    return Landing(corp, channel, employee)
+    channel = _open(channels.by_code(code))
+    corp = db.session.get(Corp, channel.corp_id)
+    return Landing(corp, channel, channels.pick_employee(corp, channel))
 
 
 def clean_name(value: str | None) -> str:
@@ -122,12 +121,13 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
             if exc.errcode == EXISTS:
                 raise ValidationError("mobile", "该手机号已登记") from None
             raise
+        # the contact exists on the host now; the labels and remark went with it, so what follows is local
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
         follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
                             state=channel.state)
-        rel, _ = apply_follow(corp, customer, employee, follow, host, state=channel.state)
+        rel, change = apply_follow(corp, customer, employee, follow, host, state=channel.state)
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
-                        kind="added", channel_id=rel.channel_id, occurred_at=rel.started_at,
+                        kind=change or "added", channel_id=rel.channel_id, occurred_at=rel.started_at,
                         payload={"state": channel.state, "channel_id": rel.channel_id, "source": "landing"})
         channels.apply_add_rules(corp, rel, customer, employee, host)
     return Registration(customer, employee, created=True)

@@ -1,0 +1,277 @@
+"""The public landing page of a channel code (`/h5/c/<code>`), opened by customers who scanned its QR code.
+
+DingTalk has no contact ways: the page shows the employee the rules allocate and a form (name, mobile, consent)
+that `services.landing.register` turns into an external contact. WeCom channels have the host's own QR code:
+the page shows it for the customer to long-press. Views parse input, call one service, and map domain errors to
+pages; every response carries a strict Content-Security-Policy (no script, no external URL).
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_limiter import Limiter
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError as CSRFError
+
+from scrm.errors import NotFound, ValidationError
+from scrm.extensions import db
+from scrm.host import HostError
+from scrm.models import Channel, ChannelMember, Corp, Customer, Employee
+from scrm.services import channel_qr, channels, landing, placeholders, welcome
+from scrm.services.landing import LandingClosed
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("h5", __name__, url_prefix="/h5", template_folder="templates", static_folder="static")
+
+EMPLOYEE_SALT = "scrm.h5.landing.employee"
+DONE_SALT = "scrm.h5.landing.done"
+EMPLOYEE_TOKEN_MAX_AGE = 30 * 60  # the employee shown on the page is kept for half an hour
+DONE_TOKEN_MAX_AGE = 24 * 3600  # the thank-you page may be reloaded for a day
+# Defaults; H5_LIMIT_PER_ADDRESS / H5_LIMIT_PER_CHANNEL in the app config override them.
+LIMIT_PER_ADDRESS = "20 per 10 minutes"  # one phone retrying a typo; a few more behind a shared (CGNAT) address
+LIMIT_PER_CHANNEL = "600 per minute"  # a livestream burst on one code, without letting a script flood the host
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+       "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+CONSENT_VALUES = {"on", "1", "true", "yes"}
+
+
+# ---------------------------------------------------------------- wiring (runs once per app)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Per app: the rate limiter of the form (its storage is the app's Redis)."""
+    app: Flask = state.app
+    limiter = Limiter(key_func=client_address, storage_uri=app.config.get("REDIS_URL") or "memory://",
+                      strategy="sliding-window-counter", key_prefix="scrm-h5", in_memory_fallback_enabled=True,
+                      headers_enabled=False)
+    limiter.init_app(app)
+    # Blueprint limits, POST only: the pages themselves, the API and the callbacks are not limited here.
+    limiter.limit(lambda: current_app.config.get("H5_LIMIT_PER_ADDRESS", LIMIT_PER_ADDRESS),
+                  methods=["POST"], scope="address")(bp)
+    limiter.limit(lambda: current_app.config.get("H5_LIMIT_PER_CHANNEL", LIMIT_PER_CHANNEL), methods=["POST"],
+                  key_func=lambda: (request.view_args or {}).get("code") or "-", scope="channel")(bp)
+    app.extensions["scrm.h5_limiter"] = limiter
+
+
+# Where a reverse proxy in front of gunicorn can be: loopback and the private ranges (RFC 1918, IPv6 ULA, link-local).
+PROXY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fc00::/7",
+    "fe80::/10"))
+
+
+def _private(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in PROXY_NETWORKS if net.version == ip.version)
+
+
+def client_address() -> str:
+    """The customer's address: X-Forwarded-For is believed only as far as the hops are proxies on private networks
+    (the reverse proxy in front of gunicorn), so a client on the internet cannot pick its own rate-limit key."""
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    hops.append(request.remote_addr or "")
+    for hop in reversed(hops):
+        if not _private(hop):
+            return hop
+    return hops[0] or "-"
+
+
+@bp.after_request
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"  # CSRF tokens and a customer's name: never cached
+    return response
+
+
+# ---------------------------------------------------------------- signed tokens
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def employee_token(channel: Channel, employee: Employee) -> str:
+    return _serializer(EMPLOYEE_SALT).dumps({"c": channel.id, "e": employee.id})
+
+
+def shown_employee_id(channel: Channel, token: str | None) -> int | None:
+    """The employee id the page showed, from its signed token; None (allocate again) if forged or expired."""
+    if not token:
+        return None
+    try:
+        data = _serializer(EMPLOYEE_SALT).loads(token, max_age=EMPLOYEE_TOKEN_MAX_AGE)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or data.get("c") != channel.id or not isinstance(data.get("e"), int):
+        return None
+    return data["e"]
+
+
+def _done_token(channel: Channel, registration: landing.Registration) -> str:
+    return _serializer(DONE_SALT).dumps({"c": channel.id, "cu": registration.customer.id,
+                                         "e": registration.employee.id})
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _error(status: int, title: str, message: str) -> ResponseReturnValue:
+    icon = "warn" if status >= 500 or status == 429 else "info"
+    return render_template("h5/error.html", title=title, message=message, icon=icon), status
+
+
+def _card(employee: Employee | None) -> dict | None:
+    """What the page may show of an employee: name and position, never the mobile or the e-mail."""
+    if employee is None:
+        return None
+    return {"name": employee.name, "position": employee.position or ""}
+
+
+def _form(channel: Channel, employee: Employee | None, *, values: dict | None = None, errors: dict | None = None,
+          status: int = 200) -> ResponseReturnValue:
+    return render_template(
+        "h5/landing.html", channel=channel, employee=_card(employee), values=values or {}, errors=errors or {},
+        csrf_token=generate_csrf(), employee_token=employee_token(channel, employee) if employee else "",
+        name_max=landing.NAME_MAX, corp_name=_corp_name(channel)), status
+
+
+def _corp_name(channel: Channel) -> str:
+    corp = db.session.get(Corp, channel.corp_id)
+    return corp.name if corp else ""
+
+
+@bp.get("/c/<code>")
+def landing_page(code: str):
+    """The channel's landing page: the QR code of a host contact way, or our own form (DingTalk)."""
+    land = landing.open_landing(code)
+    if land.channel.qr_url:
+        return render_template("h5/qr.html", channel=land.channel, corp_name=_corp_name(land.channel))
+    if land.employee is None:
+        raise LandingClosed(f"channel {land.channel.id} has nobody to receive customers now")
+    return _form(land.channel, land.employee)
+
+
+@bp.get("/c/<code>/qr.png")
+def landing_qr(code: str):
+    """The QR image customers scan (public: the code is printed on posters anyway)."""
+    land = landing.open_landing(code)
+    image = channel_qr.png(land.corp, land.channel)
+    response = current_app.response_class(image, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.post("/c/<code>")
+def landing_submit(code: str):
+    """The form: checked token, then `landing.register`; the employee hears of a new customer by notification."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except CSRFError:
+        return _error(400, "页面已过期", "页面已过期或来源无效，请返回后刷新页面再提交。")
+    channel = channels.by_code(code)
+    if channel is None or channel.qr_url:  # a host contact way has no form: customers scan its QR code
+        raise NotFound("no landing form for this code")
+    values = {"name": request.form.get("name", ""), "mobile": request.form.get("mobile", ""),
+              "consent": request.form.get("consent", "").lower() in CONSENT_VALUES}
+    shown = shown_employee_id(channel, request.form.get("t"))
+    try:
+        registration = landing.register(code, name=values["name"], mobile=values["mobile"],
+                                        consent=values["consent"], employee_id=shown)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _form(channel, _still_shown(channel, shown) or landing.open_landing(code).employee, values=values,
+                     errors={exc.field: exc.message}, status=422)
+    channel = db.session.get(Channel, channel.id)
+    if registration.created:
+        _notify(channel, registration)
+    return redirect(url_for("h5.landing_done", code=code, t=_done_token(channel, registration)), code=303)
+
+
+def _still_shown(channel: Channel, employee_id: int | None) -> Employee | None:
+    if employee_id is None or db.session.get(ChannelMember, (channel.id, employee_id)) is None:
+        return None
+    employee = db.session.get(Employee, employee_id)
+    return employee if employee is not None and employee.status == "active" else None
+
+
+def _notify(channel: Channel, registration: landing.Registration) -> None:
+    """Queue the employee's work notification; the registration is committed already, so a failure here is
+    logged rather than shown to the customer (the customer is in the CRM either way)."""
+    from tasks.channels import notify
+
+    try:
+        notify.apply_async(args=[registration.customer.corp_id, registration.employee.host_id,
+                                 landing.notification(channel, registration)])
+    except Exception:  # noqa: BLE001 (broker down, or the host refused in eager mode)
+        log.exception("could not notify employee %s of customer %s", registration.employee.id,
+                      registration.customer.id)
+
+
+@bp.get("/c/<code>/done")
+def landing_done(code: str):
+    """Thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
+    channel = channels.by_code(code)
+    if channel is None:
+        raise NotFound("no such channel code")
+    try:
+        data = _serializer(DONE_SALT).loads(request.args.get("t", ""), max_age=DONE_TOKEN_MAX_AGE)
+    except BadData:
+        data = None
+    if not isinstance(data, dict) or data.get("c") != channel.id:
+        return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
+    customer = db.session.get(Customer, data.get("cu")) if isinstance(data.get("cu"), int) else None
+    employee = db.session.get(Employee, data.get("e")) if isinstance(data.get("e"), int) else None
+    if customer is None or employee is None or customer.corp_id != channel.corp_id:
+        return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
+    content = welcome.content_for(db.session.get(Corp, channel.corp_id), channel) or {}
+    text = placeholders.render(content.get("text") or "", {
+        "customer_name": customer.name, "employee_name": employee.name, "channel": channel.name})
+    return render_template("h5/done.html", channel=channel, employee=_card(employee), customer_name=customer.name,
+                           welcome_lines=text.splitlines() if text.strip() else [],
+                           corp_name=_corp_name(channel))
+
+
+# ---------------------------------------------------------------- domain errors as pages
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc):
+    return _error(404, "页面不存在", "二维码无效或已删除，请确认后重新扫码。")
+
+
+@bp.errorhandler(LandingClosed)
+def _closed(exc):
+    return _error(410, "活动已结束或暂停", "活动已结束或暂停，感谢您的关注。")
+
+
+@bp.errorhandler(HostError)
+def _host_error(exc: HostError):
+    db.session.rollback()
+    log.warning("landing page: the host refused: %s", exc)
+    return _error(502, "系统繁忙，请稍后再试", "系统繁忙，请稍后再试。您的信息未被保存。")
+
+
+@bp.errorhandler(429)
+def _too_many(exc):
+    return _error(429, "操作过于频繁", "提交过于频繁，请稍后再试。")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code == 404:
+        return _not_found(exc)
+    return _error(exc.code or 500, "请求无法处理", "请求无法处理，请返回后重试。")
