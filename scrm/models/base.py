@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, String, Text
-from sqlalchemy.dialects.mysql import LONGBLOB
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy.dialects.mysql import DATETIME, LONGBLOB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +26,9 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 #: Host ids (userid, external_userid, chat id, tag id) fit in 64 characters on both hosts.
 HostId = String(64)
+
+#: A time to the microsecond where order within a second matters (MySQL's DATETIME keeps whole seconds).
+Moment = DateTime().with_variant(DATETIME(fsp=6), "mysql", "mariadb")
 
 #: Files (images, QR codes): MySQL's BLOB stops at 64 KB.
 Blob = LargeBinary().with_variant(LONGBLOB(), "mysql", "mariadb")

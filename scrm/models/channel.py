@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scrm.models.base import BigId, Base, Blob, HostId, MYSQL_TABLE, utcnow
+from scrm.models.base import BigId, Base, Blob, HostId, Moment, MYSQL_TABLE, utcnow
 
 CHANNEL_STATUSES = ("active", "paused", "expired", "used", "deleted")
 ALLOCATIONS = ("round_robin", "weighted")
@@ -106,8 +106,8 @@ class WelcomeDelivery(Base):
     customer_host_id: Mapped[str] = mapped_column(HostId)
     status: Mapped[str] = mapped_column(String(16))  # sent | used | expired | failed | none
     error: Mapped[str | None] = mapped_column(String(255))
-    received_at: Mapped[datetime]  # when the add's callback arrived: the 20-second window starts there
-    sent_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(Moment)  # the add's callback arrived: the 20-second window starts
+    sent_at: Mapped[datetime | None] = mapped_column(Moment)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scrm.models.base import BigId, Base, HostId, MYSQL_TABLE, utcnow
+from scrm.models.base import BigId, Base, HostId, Moment, MYSQL_TABLE, utcnow
 from scrm.models.org import Employee
 
 RELATIONSHIP_STATUSES = ("active", "removed_by_customer", "removed_by_employee", "transferred")
@@ -69,7 +69,8 @@ class Relationship(Base):
     end_reason: Mapped[str | None] = mapped_column(String(64))
     seen_by_sync: Mapped[int | None]  # the last sync run that found it on the host; an older one means drift
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # to the microsecond: reconcile spares what changed after its run began (see services.sync)
+    updated_at: Mapped[datetime] = mapped_column(Moment, default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="relationships")
     employee: Mapped[Employee] = relationship()

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.models.base import BigId, Base, MYSQL_TABLE, utcnow
+from scrm.models.base import BigId, Base, Moment, MYSQL_TABLE, utcnow
 
 INBOX_STATUSES = ("pending", "processing", "done", "ignored", "dead")
 
@@ -31,7 +31,7 @@ class InboxEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(Moment, default=utcnow)  # to the microsecond: latencies
     next_attempt_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]  # a worker's lease; an expired lease means the worker died
-    processed_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None] = mapped_column(Moment)

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.models.base import BigId, Base, MYSQL_TABLE, utcnow
+from scrm.models.base import BigId, Base, Moment, MYSQL_TABLE, utcnow
 
 
 class SyncRun(Base):
@@ -20,6 +20,6 @@ class SyncRun(Base):
     checkpoint: Mapped[dict] = mapped_column(JSON, default=dict)  # stage, employee batch, cursor
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(Moment, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]

@@ -31,7 +31,7 @@ class _Writer:
 
     This runs while the host waits, so it is one statement and one round trip, with none of the ORM's work (which
     halved callback throughput) and no pool checkout per call. Constants are part of the statement, not escaped per
-    call; MySQL stamps received_at itself (UTC, to the second like its DATETIME column).
+    call; MySQL stamps received_at itself (UTC).
     """
 
     def __init__(self, url, options: dict):
@@ -42,7 +42,7 @@ class _Writer:
         self.engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
         self.dbapi = self.engine.dialect.loaded_dbapi
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        received = mark if self.stamped_here else "UTC_TIMESTAMP()"
+        received = mark if self.stamped_here else "UTC_TIMESTAMP(6)"
         self.sql = {handled: f"INSERT INTO inbox_event ({', '.join(_COLUMNS)}) VALUES "
                              f"({', '.join([mark] * 6)}, {received}, '{'pending' if handled else 'ignored'}', 0)"
                     for handled in (True, False)}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from scrm import metrics
 from scrm.db import unit_of_work
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 STAGES = ("employees", "tags", "customers", "groups")
 EMPLOYEE_BATCH = 100  # batch/get_by_user takes at most 100 userids
 PAGE = 100  # ... and at most 100 records a page
+PAGE_ATTEMPTS = 3
 _CUSTOMER_FIELDS = ("name", "avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position", "mobile")
 
 
@@ -146,8 +148,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
         cursor = point.get("cursor") if index == point.get("batch", 0) else None
         while True:
             page = host.list_customers(batches[index], cursor=cursor, limit=PAGE)
-            with unit_of_work():
-                written = writer.write(page.items)
+            written = _write_page(writer, page.items)
             cursor = page.next_cursor
             done = cursor is None
             _save(run, {"stage": "customers", "batch": index + 1 if done else index, "cursor": cursor},
@@ -159,7 +160,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
             report(progress)
         progress.done = index + 1
         report(progress)
-    fixed = _end_unseen(corp, run.id, staff)
+    fixed = _end_unseen(corp, run, staff)
     _save(run, {"stage": "customers", "batch": len(batches)}, reconciled=fixed)
 
 
@@ -289,12 +290,30 @@ class _PageWriter:
                                      occurred_at=at))
 
 
-def _end_unseen(corp: Corp, run_id: int, staff: list[str]) -> int:
-    """Relationships of synced employees that the host no longer lists: a delete we missed. End and record them."""
+def _write_page(writer: "_PageWriter", records: list[HostCustomerRecord]) -> dict:
+    """Write one page; when a callback inserted one of its customers or relationships meanwhile (the sync runs
+    beside the urgent queue), read again and write what is still missing."""
+    for attempt in range(PAGE_ATTEMPTS):
+        try:
+            with unit_of_work():
+                return writer.write(records)
+        except IntegrityError:
+            if attempt == PAGE_ATTEMPTS - 1:
+                raise
+            log.info("sync page met rows written meanwhile; writing it again")
+    raise AssertionError("unreachable")
+
+
+def _end_unseen(corp: Corp, run: SyncRun, staff: list[str]) -> int:
+    """Relationships of synced employees that the host no longer lists: a delete we missed. End and record them.
+
+    Only rows untouched since the run began: a relationship added (or re-added) by a callback while the sync ran
+    may belong to an employee whose page was read before it existed."""
     with unit_of_work():
         stale = list(db.session.scalars(select(Relationship).join(Employee).where(
             Relationship.corp_id == corp.id, Relationship.status == "active", Employee.host_id.in_(staff),
-            (Relationship.seen_by_sync.is_(None)) | (Relationship.seen_by_sync != run_id))))
+            (Relationship.seen_by_sync.is_(None)) | (Relationship.seen_by_sync != run.id),
+            Relationship.updated_at < run.started_at)))
         now = utcnow()
         for rel in stale:
             rel.status, rel.ended_at, rel.end_reason = "removed_by_customer", now, "not_on_host"

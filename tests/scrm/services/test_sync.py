@@ -117,3 +117,84 @@ def test_a_dingtalk_corp_syncs_contacts_in_one_pass_and_skips_what_it_cannot_rea
     assert run.status == "done" and run.counts["group_chats"] == 0
     assert count(Employee) == 7 and count(Customer) == 40 == count(Relationship, Relationship.status == "active")
     assert count(RelationshipTag) > 0  # labels became tags
+
+
+def _handled_by_a_callback(corp, record):
+    """What the add handler writes for one friendship, in its own transaction (another worker)."""
+    from scrm.db import unit_of_work
+    from scrm.services import relations
+    from scrm.services.org import ensure_employee
+
+    with unit_of_work():
+        customer = relations.upsert_customer(corp, record.customer)
+        employee = ensure_employee(corp, record.follows[0].employee_id, host_for(corp))
+        relations.apply_follow(corp, customer, employee, record.follows[0], host_for(corp))
+
+
+def test_a_sync_beside_live_callbacks_neither_fails_nor_counts_twice(app, corp, sandbox, monkeypatch):
+    import threading
+
+    sync.run_sync(sync.start(corp, "employees").id)
+    host, real_insert, seen = host_for(corp), sync.insert, {"pages": 0, "raced": None}
+
+    class Paging:
+        def __getattr__(self, name):
+            return getattr(host, name)
+
+        def list_customers(self, *args, **kwargs):
+            page = host.list_customers(*args, **kwargs)
+            seen["pages"] += 1
+            seen["record"] = page.items[0] if seen["pages"] == 2 and page.items else None
+            return page
+
+    def callback_in_another_worker(record):
+        with app.app_context():
+            _handled_by_a_callback(db.session.get(type(corp), corp.id), record)
+
+    def racing_insert(model):
+        # between the page's read of what exists and its insert, a worker records one of its friendships
+        if model in (Customer, Relationship) and seen.get("record") is not None and seen["raced"] is None:
+            seen["raced"] = seen.pop("record")
+            worker = threading.Thread(target=callback_in_another_worker, args=(seen["raced"],))
+            worker.start()
+            worker.join()
+        return real_insert(model)
+
+    monkeypatch.setattr(sync, "insert", racing_insert)
+    run = sync.run_sync(sync.start(corp, "customers").id, host=Paging())
+    assert seen["raced"] is not None and run.status == "done"
+    expected = follows(sandbox, corp.corp_id)
+    assert count(Relationship) == expected
+    assert count(TimelineEntry, TimelineEntry.kind == "added") == expected - 1  # the callback's row is not the sync's
+
+
+def test_reconcile_spares_a_relationship_added_while_it_ran(corp, sandbox):
+    sync.run_sync(sync.start(corp).id)
+    host = host_for(corp)
+    staff = sorted(db.session.scalars(select(Employee.host_id)))
+
+    class AddingLate:  # a customer adds the first employee after that employee's page was read
+        def __getattr__(self, name):
+            return getattr(host, name)
+
+        def list_customers(self, employee_ids, *args, **kwargs):
+            page = host.list_customers(employee_ids, *args, **kwargs)
+            if staff[0] not in employee_ids and not getattr(self, "added", False):
+                self.added = True
+                scan = sandbox.play(corp.sbx, "scan_one", config_id=_way(sandbox, corp, staff[0]))["result"]
+                _handled_by_a_callback(corp, host.get_customer(scan["external_userid"]))
+            return page
+
+    run = sync.run_sync(sync.start(corp, "customers").id, host=AddingLate())
+    assert run.counts["reconciled"] == 0
+    assert count(Relationship, Relationship.status != "active") == 0
+
+
+def _way(sandbox, corp, userid):
+    from connectors.sandbox.wecom.models import ContactWay
+
+    with sandbox.db.session() as s:
+        way = ContactWay(config_id=f"way-{userid}", corp_id=corp.corp_id, type=1, scene=2, state="late",
+                         users=[userid], parties=[], remark="", skip_verify=True, created_at=sandbox.clock.time())
+        s.add(way)
+    return way.config_id
