@@ -62,7 +62,7 @@ class DingTalkClient:
         self.access = access
         self.runtime = runtime
         self.corp_key = access.corp_key
-        self.http = http or requests.Session()
+        self.http = http or runtime.http()
         self.now = now
         root = access.api_base.rstrip("/") if access.api_base else None
         self.oapi_base = f"{root}/oapi" if root else OAPI

@@ -282,8 +282,7 @@ class WeComClient(WeChatClient):
     def __init__(self, access: CorpAccess, runtime: Runtime, *, now: Callable[[], float] = time.time,
                  http: requests.Session | None = None):
         super().__init__(access.corp_id, access.secret, timeout=runtime.timeout, auto_retry=False)
-        if http is not None:
-            self._http = http
+        self._http = http or runtime.http()
         self.access = access
         self.runtime = runtime
         self.corp_key = access.corp_key
