@@ -200,6 +200,7 @@ class Control:
                 raise LookupError(f"no sandbox corp {corp_id!r}")
             for key, value in fields.items():
                 setattr(corp, key, value)
+        self.db.generation.set(add=1)
         return corp
 
     def set_limits(self, corp_id: str, limits: dict[str, Any], *, replace: bool = False) -> Corp:

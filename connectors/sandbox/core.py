@@ -40,11 +40,15 @@ class SandboxDB:
             def _sqlite_pragmas(dbapi_conn, _):  # concurrent readers while the product writes
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
+                # an emulator survives a crash of its process in WAL mode without an fsync per commit
+                cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         Base.metadata.create_all(self.engine)
         self.clock = Clock(self)
+        # bumped when corps or tokens change behind the endpoints' backs (control API, actions): their caches
+        self.generation = SharedValue(self, "generation")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -60,24 +64,44 @@ class SandboxDB:
             s.close()
 
 
-class Clock:
-    """Wall time plus an offset kept in the sandbox database, so tests and a standalone sandbox agree."""
+class SharedValue:
+    """A number kept in the sandbox database for every process of the sandbox, read at most every 0.2 s."""
 
-    def __init__(self, db: SandboxDB):
-        self._db = db
+    FRESH = 0.2
+
+    def __init__(self, db: SandboxDB, name: str):
+        self._db, self._name = db, name
         self._lock = threading.Lock()
-        self._cache: tuple[float, float] | None = None  # (offset, read_at)
+        self._cache: tuple[float, float] | None = None  # (value, read_at)
 
-    def offset(self) -> float:
+    def get(self) -> float:
         with self._lock:
-            if self._cache and time.monotonic() - self._cache[1] < 0.2:
+            if self._cache and time.monotonic() - self._cache[1] < self.FRESH:
                 return self._cache[0]
         with self._db.session() as s:
-            row = s.get(Setting, "clock_offset")
+            row = s.get(Setting, self._name)
             value = row.value if row else 0.0
         with self._lock:
             self._cache = (value, time.monotonic())
         return value
+
+    def set(self, value: float | None = None, *, add: float = 0.0) -> None:
+        with self._db.session() as s:
+            row = s.get(Setting, self._name) or Setting(name=self._name, value=0.0)
+            row.value = (row.value or 0.0) + add if value is None else value
+            s.add(row)
+        with self._lock:
+            self._cache = None
+
+
+class Clock:
+    """Wall time plus an offset kept in the sandbox database, so tests and a standalone sandbox agree."""
+
+    def __init__(self, db: SandboxDB):
+        self._offset = SharedValue(db, "clock_offset")
+
+    def offset(self) -> float:
+        return self._offset.get()
 
     def time(self) -> float:
         return time.time() + self.offset()
@@ -86,18 +110,7 @@ class Clock:
         return datetime.fromtimestamp(self.time(), tz=timezone.utc).replace(tzinfo=None)
 
     def advance(self, seconds: float) -> None:
-        with self._db.session() as s:
-            row = s.get(Setting, "clock_offset") or Setting(name="clock_offset", value=0.0)
-            row.value = (row.value or 0.0) + seconds
-            s.add(row)
-        with self._lock:
-            self._cache = None
+        self._offset.set(add=seconds)
 
     def reset(self) -> None:
-        with self._db.session() as s:
-            s.execute(select(Setting))  # ensure table exists
-            row = s.get(Setting, "clock_offset")
-            if row:
-                row.value = 0.0
-        with self._lock:
-            self._cache = None
+        self._offset.set(0.0)

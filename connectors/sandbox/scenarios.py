@@ -434,4 +434,5 @@ def expire_tokens(run: Run) -> dict[str, Any]:
     with run.db.session() as s:
         count = s.execute(update(Token).where(Token.corp_id == run.corp.corp_id, Token.expires_at > run.now)
                           .values(expires_at=run.now)).rowcount
+    run.db.generation.set(add=1)
     return {"expired": count}

@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -118,44 +120,60 @@ def dispatch(name: str):
             if not isinstance(body, dict):
                 raise ValueError
         db = sandbox_db()
-        corp = _authenticate(db, request.args.get("access_token"))
-        if not gate(db).hit(corp.corp_id, name, corp.per_minute(name), db.clock.time()):
-            raise WeComError(45009)
-        slow = (corp.limit("latency", None) or {}).get(name)
-        if slow:  # a slow host answer, configured per API: timeouts and workers dying mid-call
-            time.sleep(float(slow))
-        if name in EDIT_APIS:
-            with gate(db).slot(corp.corp_id, "edit", int(corp.limit("edit_concurrency", 5))) as granted:
-                if not granted:
-                    raise WeComError(45033)
-                # service time, so that real parallel callers overlap the way they do on the host
-                time.sleep(float(corp.limit("edit_service_time", 0.05)))
-                return _reply(**_run(db, corp, handler, body))
-        return _reply(**_run(db, corp, handler, body))
+        with db.session() as s:  # one session for the token check and the API itself
+            corp = _authenticate(db, s, request.args.get("access_token"))
+            if not gate(db).hit(corp.corp_id, name, corp.per_minute(name), db.clock.time()):
+                raise WeComError(45009)
+            slow = (corp.limit("latency", None) or {}).get(name)
+            if slow:  # a slow host answer, configured per API: timeouts and workers dying mid-call
+                time.sleep(float(slow))
+            if name in EDIT_APIS:
+                with gate(db).slot(corp.corp_id, "edit", int(corp.limit("edit_concurrency", 5))) as granted:
+                    if not granted:
+                        raise WeComError(45033)
+                    # service time, so that real parallel callers overlap the way they do on the host
+                    time.sleep(float(corp.limit("edit_service_time", 0.05)))
+                    return _reply(**_run(db, s, corp, handler, body))
+            return _reply(**_run(db, s, corp, handler, body))
     except WeComError as exc:
         return _reply(exc.errcode, exc.errmsg)
     except ValueError:
         return _reply(47001, ERRMSG[47001])
 
 
-def _run(db: SandboxDB, corp: Corp, handler: Handler, body: dict[str, Any]) -> dict[str, Any]:
-    with db.session() as s:
-        return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict()))
+def _run(db: SandboxDB, s: Session, corp: Corp, handler: Handler, body: dict[str, Any]) -> dict[str, Any]:
+    return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict()))
 
 
-def _authenticate(db: SandboxDB, token: str | None) -> Corp:
+#: token -> (generation, corp, expires_at), per sandbox database: a call need not read its token and corp again
+#: while nothing changed them (the control API and the actions that do bump the database's generation).
+_tokens: "weakref.WeakKeyDictionary[SandboxDB, dict[str, tuple[float, Corp, float]]]" = weakref.WeakKeyDictionary()
+_tokens_lock = threading.Lock()
+
+
+def _authenticate(db: SandboxDB, s: Session, token: str | None) -> Corp:
     if not token:
         raise WeComError(41001)
-    with db.session() as s:
+    generation = db.generation.get()
+    with _tokens_lock:
+        known = _tokens.setdefault(db, {})
+        hit = known.get(token)
+    if hit is None or hit[0] != generation:
         row = s.get(Token, token)
         if row is None or row.kind != "access":
             raise WeComError(40014)
-        if row.expires_at <= db.clock.time():
-            raise WeComError(42001)
         corp = s.scalar(select(Corp).where(Corp.corp_id == row.corp_id))
-    if corp is None:
-        raise WeComError(40014)
-    return corp
+        if corp is None:
+            raise WeComError(40014)
+        s.expunge(corp)
+        hit = (generation, corp, row.expires_at)
+        with _tokens_lock:
+            if len(known) > 1000:
+                known.clear()
+            known[token] = hit
+    if hit[2] <= db.clock.time():
+        raise WeComError(42001)
+    return hit[1]
 
 
 def gettoken():
