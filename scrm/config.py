@@ -42,6 +42,7 @@ class Settings:
     INBOX_LEASE_SECONDS: int = 120  # a worker holds an inbox row this long; then the sweeper hands it on
     INBOX_MAX_ATTEMPTS: int = 8  # transient failures retry with backoff; then the row is dead
     INBOX_SWEEP_SECONDS: int = 5  # how often beat (or the embedded server) sweeps the inbox
+    INBOX_REQUEUE_SECONDS: int = 120  # a row whose task was published this long ago is enqueued again
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -139,6 +140,7 @@ def build_flask_config(settings: Settings) -> dict:
         "INBOX_LEASE_SECONDS": settings.INBOX_LEASE_SECONDS,
         "INBOX_MAX_ATTEMPTS": settings.INBOX_MAX_ATTEMPTS,
         "INBOX_SWEEP_SECONDS": settings.INBOX_SWEEP_SECONDS,
+        "INBOX_REQUEUE_SECONDS": settings.INBOX_REQUEUE_SECONDS,
         "JSON_AS_ASCII": False,
         # the H5 pages' session carries their CSRF token: not readable by scripts, not sent cross-site
         "SESSION_COOKIE_HTTPONLY": True,

@@ -34,4 +34,6 @@ class InboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(Moment, default=utcnow)  # to the microsecond: latencies
     next_attempt_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]  # a worker's lease; an expired lease means the worker died
+    # when a processing task was last published for the row: the sweeper leaves rows waiting in a busy queue alone
+    enqueued_at: Mapped[datetime | None] = mapped_column(Moment)
     processed_at: Mapped[datetime | None] = mapped_column(Moment)

@@ -16,7 +16,8 @@ from scrm.events import ParsedCallback
 from scrm.extensions import db
 from scrm.models import Corp, InboxEvent, utcnow
 
-#: How long a row may wait in `pending` before the sweeper re-enqueues it (the broker may have lost the task).
+#: How long a row nobody published a task for may wait in `pending` before the sweeper enqueues it (the broker was
+#: down when it arrived, or its web process died before publishing).
 SWEEP_AFTER = timedelta(seconds=5)
 
 
@@ -166,16 +167,30 @@ def ids_with_status(status: str, *, corp_id: int | None = None, limit: int = 100
 
 
 def due_for_sweep(now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Pending rows nobody picked up (lost or deferred task) and rows whose worker's lease ran out."""
+    """Rows to enqueue again: pending rows no task was published for, or whose task was published so long ago that
+    the broker must have lost it (INBOX_REQUEUE_SECONDS), and rows whose worker's lease ran out. A row waiting in
+    a busy queue behind a burst is left alone: enqueueing it again would only add to the burst."""
     now = now or utcnow()
+    requeue = timedelta(seconds=current_app.config.get("INBOX_REQUEUE_SECONDS", 120))
     query = select(InboxEvent.id).where(or_(
-        (InboxEvent.status == "pending") & (InboxEvent.received_at <= now - SWEEP_AFTER)
+        (InboxEvent.status == "pending")
+        & or_(InboxEvent.enqueued_at.is_(None) & (InboxEvent.received_at <= now - SWEEP_AFTER),
+              InboxEvent.enqueued_at <= now - requeue)
         & (or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now)),
         (InboxEvent.status == "processing") & (InboxEvent.locked_until < now),
     )).order_by(InboxEvent.id).limit(limit)
     ids = list(db.session.scalars(query))
     db.session.rollback()
     return ids
+
+
+def mark_enqueued(ids: list[int], at: datetime | None = None) -> None:
+    """Note that processing tasks for these rows are with the broker (from `at`, for a delayed retry)."""
+    if not ids:
+        return
+    with unit_of_work():
+        db.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(enqueued_at=at or utcnow())
+                           .execution_options(synchronize_session=False))
 
 
 def claim(row: InboxEvent, lease: timedelta) -> bool:

@@ -184,6 +184,23 @@ def test_an_expired_lease_is_picked_up_by_the_sweeper(corp, fake_host):
     assert status(row) == "done" and count(Relationship) == 1
 
 
+def test_the_sweeper_tells_a_lost_task_from_a_busy_queue(corp, fake_host, app):
+    """A row whose task the broker holds is left alone however long the queue; one never published, or published
+    longer ago than INBOX_REQUEUE_SECONDS, is enqueued again."""
+    rows = {}
+    for name, published in (("never", None), ("queued", timedelta(seconds=30)), ("lost", timedelta(minutes=3))):
+        fake_host.add_friend("zhangsan", f"wm-{name}")
+        parsed = registry.parse("wecom", wx.added("zhangsan", f"wm-{name}"))
+        rows[name], _ = inbox.store(corp, parsed, handled=True)
+        with unit_of_work():
+            row = db.session.get(InboxEvent, rows[name])
+            row.received_at = utcnow() - timedelta(minutes=5)
+            row.enqueued_at = utcnow() - published if published else None
+    assert sorted(inbox.due_for_sweep()) == sorted([rows["never"], rows["lost"]])
+    app.config["INBOX_REQUEUE_SECONDS"] = 10
+    assert sorted(inbox.due_for_sweep()) == sorted(rows.values())
+
+
 def test_employee_created_updated_departed(corp, fake_host):
     fake_host.add_employee("wangwu", "王五", departments=["2"])
     ingest(corp, wx.user("create_user", "wangwu", Department="2"))
