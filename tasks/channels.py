@@ -1,13 +1,25 @@
-"""Channel codes on the urgent queue: beat's minute sweep (expiry, working hours), and telling an employee about a
-new customer from a landing page."""
+"""Channel codes on the urgent queue: the rules applied after an add, beat's minute sweep (expiry, working hours),
+and telling an employee about a new customer from a landing page."""
 from __future__ import annotations
 
 from celery import shared_task
 
 from scrm.extensions import db
+from scrm.host import HostRateLimited, HostUnavailable
 from scrm.models import Corp
 from scrm.services import channels
 from scrm.services.corps import host_for
+
+#: The host lets 5 tag or remark edits run at once per corp: an add waiting for a slot tries again later, freeing
+#: its worker for welcomes meanwhile (a campaign burst can keep the slots busy for minutes).
+EDIT_RETRY = dict(autoretry_for=(HostRateLimited, HostUnavailable), retry_backoff=2, retry_backoff_max=30,
+                  retry_jitter=True, max_retries=25)
+
+
+@shared_task(name=channels.AFTER_ADD_TASK, **EDIT_RETRY)
+def after_add(relationship_id: int) -> None:
+    """Apply a channel's rules to a customer it brought: tags, remark, one-time code, contact way list."""
+    channels.after_add(relationship_id)
 
 
 @shared_task(name="scrm.channels.sweep")
@@ -16,7 +28,8 @@ def sweep() -> dict:
     return channels.sweep()
 
 
-@shared_task(name="scrm.channels.notify", autoretry_for=(Exception,), max_retries=5, retry_backoff=True)
+@shared_task(name="scrm.channels.notify", autoretry_for=(HostRateLimited, HostUnavailable), max_retries=5,
+             retry_backoff=True)
 def notify(corp_id: int, employee_host_id: str, text: str) -> None:
     """Send an employee a work notification (a customer was added to them through a channel)."""
     host_for(db.session.get(Corp, corp_id)).send_app_message([employee_host_id], text)

@@ -6,10 +6,12 @@ import os
 import queue
 import threading
 import time
+from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
 
+from scrm.models import utcnow
 from scrm.services import inbox, processing, welcome
 from tasks.celery_app import high_priority
 
@@ -18,27 +20,40 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="scrm.events.process")
 def process_event(inbox_id: int) -> str:
-    """Handle one inbox row; start its successor; schedule its retry."""
+    """Handle one inbox row; start its follow-up tasks and its successor; schedule its retry."""
     outcome = processing.process(inbox_id)
+    tasks = current_app.extensions["celery"].tasks
+    for name, args in outcome.followups:
+        try:
+            tasks[name].apply_async(args=list(args))
+        except Exception:  # the event is done; its follow-up failed to start (or, in-process, ran out of retries)
+            log.exception("follow-up %s%s of inbox %s", name, args, inbox_id)
     if outcome.successor:
-        enqueue(outcome.successor)
+        _enqueue_all([outcome.successor])
     if outcome.retry_in is not None:
-        enqueue(inbox_id, countdown=outcome.retry_in)
+        _enqueue_all([inbox_id], countdown=outcome.retry_in)
     return outcome.status
 
 
 @shared_task(name="scrm.events.dispatch")
 def dispatch(inbox_ids: list[int]) -> int:
-    """Send the batch's welcome messages, then fan the rows out to one processing task each.
+    """Send the batch's welcome messages, then leave the rows to fan_out.
 
-    Dispatch tasks are published ahead of processing tasks (high priority): a welcome code lives 20 seconds,
-    whatever the backlog of slower work."""
+    Dispatch tasks are published ahead of every other task (high priority): a welcome code lives 20 seconds,
+    whatever the backlog of slower work. The rows' own tasks are published by fan_out, at normal priority, so a
+    campaign burst spends its first seconds on welcomes rather than on publishing thousands of tasks."""
     try:
         welcome.send_for_inbox(inbox_ids)
     except Exception:  # processing sends what is still due
         log.exception("welcome messages of inbox %s", inbox_ids)
-    for inbox_id in inbox_ids:
-        enqueue(inbox_id)
+    fan_out.apply_async(args=[inbox_ids])
+    return len(inbox_ids)
+
+
+@shared_task(name="scrm.events.fan_out")
+def fan_out(inbox_ids: list[int]) -> int:
+    """One processing task per row (workers run them in parallel)."""
+    _enqueue_all(inbox_ids)
     return len(inbox_ids)
 
 
@@ -46,8 +61,7 @@ def dispatch(inbox_ids: list[int]) -> int:
 def sweep() -> int:
     """Re-enqueue pending rows nobody picked up and rows whose worker's lease ran out."""
     due = inbox.due_for_sweep()
-    for inbox_id in due:
-        enqueue(inbox_id)
+    _enqueue_all(due)
     return len(due)
 
 
@@ -94,6 +108,11 @@ class Publisher:
                     task.apply_async(args=[ids], retry=False, priority=high_priority(self.app.config["BROKER_URL"]))
                 except Exception as exc:  # broker down: the rows wait for the sweeper
                     log.warning("could not enqueue inbox %s: %s", ids, exc)
+                    continue
+                try:  # the broker has them: the sweeper must not enqueue them again while the queue is busy
+                    inbox.mark_enqueued(ids)
+                except Exception as exc:  # the sweeper enqueues them again; processing twice is harmless
+                    log.warning("could not note inbox %s as enqueued: %s", ids, exc)
 
 
 _publishers: dict[int, Publisher] = {}
@@ -118,6 +137,14 @@ def publish_soon(inbox_id: int) -> None:
             if not _current(publisher, app):
                 publisher = _publishers[id(app)] = Publisher(app)
     publisher.queue.put(inbox_id)
+
+
+def _enqueue_all(inbox_ids: list[int], countdown: float = 0) -> None:
+    """Enqueue rows and note when their tasks are due, so the sweeper leaves them to the broker (in-process mode
+    runs them at once, and its retries wait for the sweeper)."""
+    published = [i for i in inbox_ids if enqueue(i, countdown=countdown)]
+    if not current_app.config["TASKS_EAGER"]:
+        inbox.mark_enqueued(published, at=utcnow() + timedelta(seconds=countdown))
 
 
 def enqueue(inbox_id: int, countdown: float = 0) -> bool:

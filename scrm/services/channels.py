@@ -401,16 +401,32 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 # ---------------------------------------------------------------- after an add
 
 
+AFTER_ADD_TASK = "scrm.channels.after_add"
+
+
 def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None:
-    """The add handler: the relationship (relations), then the channel's rules for a customer new to it."""
+    """The add handler: the relationship (relations); the channel's rules for a customer new to it follow as a task
+    of their own (tags and remark wait for the host's edit slots)."""
     added = relations.on_customer_added(corp, event, host, ctx)
-    if added is None or not added.change or not added.relationship.channel_id:
-        return
-    apply_add_rules(corp, added.relationship, added.customer, added.employee, host)
-    channel = db.session.get(Channel, added.relationship.channel_id)
-    if needs_rebalance(channel):
-        channel_id = channel.id
-        ctx.after_commit(lambda: rebalance(corp, channel_id, host=host))
+    if added is not None and added.change and added.relationship.channel_id:
+        ctx.then(AFTER_ADD_TASK, added.relationship.id)
+
+
+def after_add(relationship_id: int, *, host: Host | None = None) -> None:
+    """A customer came through a channel: apply its tags and remark template, use up a one-time code, and keep the
+    contact way's list current when caps or weights apply. Nothing to do once the relationship has ended."""
+    with unit_of_work():
+        rel = db.session.get(Relationship, relationship_id)
+        if rel is None or rel.status != "active" or rel.channel_id is None:
+            return
+        corp = db.session.get(Corp, rel.corp_id)
+        host = host or host_for(corp)
+        apply_add_rules(corp, rel, db.session.get(Customer, rel.customer_id), db.session.get(Employee, rel.employee_id),
+                        host)
+        channel = db.session.get(Channel, rel.channel_id)
+        balance = needs_rebalance(channel)
+    if balance:
+        rebalance(corp, channel.id, host=host)
 
 
 def needs_rebalance(channel: Channel) -> bool:

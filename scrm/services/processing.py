@@ -11,7 +11,6 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -53,26 +52,20 @@ FIRST = {CustomerAdded: welcome.ensure_sent}
 
 @dataclass
 class EventContext:
-    """What a handler knows about the row it serves: keys derived from it make its writes idempotent; work queued
-    with after_commit runs once the handler's writes are committed (a failure there is logged, not retried)."""
+    """What a handler knows about the row it serves: keys derived from it make its writes idempotent. Slower work
+    a handler asks for with `then(task, *args)` becomes tasks of their own once its writes are committed, so it
+    retries at its own pace (the host's edit limits) without holding up the queue."""
 
     inbox_id: int | None
-    followups: list[Callable[[], object]] = field(default_factory=list)
+    followups: list[tuple[str, tuple]] = field(default_factory=list)
 
     def key(self, kind: str, *parts) -> str | None:
         if self.inbox_id is None:
             return None
         return ":".join(["inbox", str(self.inbox_id), kind, *map(str, parts)])
 
-    def after_commit(self, work: Callable[[], object]) -> None:
-        self.followups.append(work)
-
-    def run_followups(self) -> None:
-        for work in self.followups:
-            try:
-                work()
-            except Exception as exc:  # the event itself is done; beat repeats what these do (rebalance)
-                log.warning("after inbox %s: %s", self.inbox_id, exc)
+    def then(self, task: str, *args) -> None:
+        self.followups.append((task, args))
 
 
 @dataclass
@@ -80,6 +73,7 @@ class Outcome:
     status: str  # done | retry | dead | blocked | busy | finished | missing
     retry_in: float | None = None  # seconds until the row should be tried again
     successor: int | None = None  # the next row of the same ordering key, ready to start
+    followups: list[tuple[str, tuple]] = field(default_factory=list)  # tasks to start now (name, args)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -143,10 +137,9 @@ def _process(inbox_id: int) -> Outcome:
             row.next_attempt_at = None
     except Exception as exc:  # every failure is recorded on the row; none is lost
         return _failed(inbox_id, exc)
-    ctx.run_followups()
     metrics.EVENTS_PROCESSED.labels(row.platform, "done").inc()
     metrics.EVENT_LATENCY.labels(row.platform).observe((row.processed_at - row.received_at).total_seconds())
-    return Outcome("done", successor=inbox.successor(row))
+    return Outcome("done", successor=inbox.successor(row), followups=ctx.followups)
 
 
 def _failed(inbox_id: int, exc: Exception) -> Outcome:

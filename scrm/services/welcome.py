@@ -8,7 +8,8 @@ first, at high priority; processing an add sends it only if nobody has yet. Ever
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -29,6 +30,9 @@ from scrm.services.media import host_media_id
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=20)  # WeCom: send_welcome_msg within 20 s of the event, once
+#: A welcome this late is sent without looking the customer's name up (one host call instead of two): in a burst
+#: that the workers cannot keep up with, a welcome without the name beats none.
+NAME_LOOKUP_UNTIL = timedelta(seconds=8)
 MAX_TEXT_BYTES = 4000
 MAX_ATTACHMENTS = 9
 CODE_USED = 41051  # the code was used already, or its 20 seconds are over
@@ -137,19 +141,19 @@ def content_for(corp: Corp, channel: Channel | None) -> dict | None:
     return channel.welcome or None
 
 
-def message_for(corp: Corp, content: dict, values: dict[str, str], host: Host) -> MessageContent:
-    """The host message: placeholders filled, our images replaced by the host's media ids."""
+def message_for(content: dict, values: dict[str, str], host_media: Callable[[int], str]) -> MessageContent:
+    """The host message: placeholders filled, our images replaced by the host's media ids (`host_media`)."""
     attachments = []
     for item in content.get("attachments") or []:
         if item["type"] == "image":
-            attachments.append(Attachment("image", {"media_id": host_media_id(corp, item["media_id"], host)}))
+            attachments.append(Attachment("image", {"media_id": host_media(item["media_id"])}))
         elif item["type"] == "link":
             data = {"title": item["title"], "url": item["url"], "desc": item.get("desc"), "picurl": item.get("pic_url")}
             attachments.append(Attachment("link", {k: v for k, v in data.items() if v}))
         else:
             attachments.append(Attachment("miniprogram", {
                 "title": item["title"], "appid": item["appid"], "page": item["page"],
-                "pic_media_id": host_media_id(corp, item["media_id"], host)}))
+                "pic_media_id": host_media(item["media_id"])}))
     text = placeholders.render(content.get("text") or "", values)
     return MessageContent(text=text.encode("utf-8")[:MAX_TEXT_BYTES].decode("utf-8", "ignore") or None,
                           attachments=attachments)
@@ -160,11 +164,18 @@ def message_for(corp: Corp, content: dict, values: dict[str, str], host: Host) -
 
 @dataclass
 class _Lookups:
-    """Channels and employees met while sending a batch, read once."""
+    """Channels, employees and images met while sending a batch, each read (or uploaded) once."""
 
     corp: Corp
-    channels: dict
-    employees: dict
+    host: Host
+    channels: dict = field(default_factory=dict)
+    employees: dict = field(default_factory=dict)
+    media: dict = field(default_factory=dict)
+
+    def host_media(self, media_id: int) -> str:
+        if media_id not in self.media:
+            self.media[media_id] = host_media_id(self.corp, media_id, self.host)
+        return self.media[media_id]
 
     def channel(self, state: str | None) -> Channel | None:
         if not state:
@@ -174,7 +185,7 @@ class _Lookups:
                                                                           Channel.state == state))
         return self.channels[state]
 
-    def employee_name(self, host_id: str, host: Host) -> str:
+    def employee_name(self, host_id: str) -> str:
         if host_id not in self.employees:
             emp = db.session.scalar(select(Employee).where(Employee.corp_id == self.corp.id,
                                                            Employee.host_id == host_id))
@@ -182,14 +193,13 @@ class _Lookups:
                 self.employees[host_id] = emp.name
             else:
                 try:
-                    self.employees[host_id] = host.get_employee(host_id).name
+                    self.employees[host_id] = self.host.get_employee(host_id).name
                 except HostError:
                     self.employees[host_id] = ""
         return self.employees[host_id]
 
 
-def _attempt(lookups: _Lookups, inbox_id: int | None, received_at, event: CustomerAdded,
-             host: Host) -> WelcomeDelivery:
+def _attempt(lookups: _Lookups, inbox_id: int | None, received_at, event: CustomerAdded) -> WelcomeDelivery:
     """Send one welcome (or decide there is none to send) and describe the outcome, unsaved."""
     corp = lookups.corp
     channel = lookups.channel(event.state)
@@ -206,10 +216,11 @@ def _attempt(lookups: _Lookups, inbox_id: int | None, received_at, event: Custom
         text = content.get("text") or ""
         values = {"channel": channel.name if channel else ""}
         if "employee_name" in placeholders.used(text):
-            values["employee_name"] = lookups.employee_name(event.employee_id, host)
+            values["employee_name"] = lookups.employee_name(event.employee_id)
         if "customer_name" in placeholders.used(text):
-            values["customer_name"] = _customer_name(event.customer_id, host)
-        host.send_welcome(event.welcome_code, message_for(corp, content, values, host))
+            late = utcnow() - received_at > NAME_LOOKUP_UNTIL
+            values["customer_name"] = "" if late else _customer_name(event.customer_id, lookups.host)
+        lookups.host.send_welcome(event.welcome_code, message_for(content, values, lookups.host_media))
         delivery.status, delivery.sent_at = "sent", utcnow()
     except HostError as exc:
         delivery.status = "used" if exc.errcode == CODE_USED else "failed"
@@ -266,18 +277,19 @@ def send_for_inbox(inbox_ids: list[int]) -> int:
     if not due:
         db.session.rollback()
         return 0
-    deliveries, lookups, hosts = [], {}, {}
+    deliveries, lookups = [], {}
     for row, event in due:
-        corp = db.session.get(Corp, row.corp_id)
-        found = lookups.setdefault(corp.id, _Lookups(corp, {}, {}))
-        host = hosts.setdefault(corp.id, host_for(corp))
-        deliveries.append(_attempt(found, row.id, row.received_at, event, host))
+        if row.corp_id not in lookups:  # once per corp and batch: the host client and what it has looked up
+            corp = db.session.get(Corp, row.corp_id)
+            lookups[corp.id] = _Lookups(corp, host_for(corp))
+        deliveries.append(_attempt(lookups[row.corp_id], row.id, row.received_at, event))
+    sent = sum(1 for d in deliveries if d.status == "sent")
     _save(deliveries)
-    return sum(1 for d in deliveries if d.status == "sent")
+    return sent
 
 
 def ensure_sent(corp: Corp, row: InboxEvent, event: CustomerAdded, host: Host) -> None:
     """Send this add's welcome unless it was already attempted (processing calls this first)."""
     if not event.welcome_code or not _due([row]):
         return
-    _save([_attempt(_Lookups(corp, {}, {}), row.id, row.received_at, event, host)])
+    _save([_attempt(_Lookups(corp, host), row.id, row.received_at, event)])
