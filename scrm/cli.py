@@ -102,14 +102,18 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("worker", context_settings={"ignore_unknown_options": True})
     @click.option("--queues", "-Q", default="urgent,bulk", show_default=True)
     @click.option("--concurrency", "-c", type=int, default=None)
+    @click.option("--nice", type=click.IntRange(0, 19), default=0, show_default=True,
+                  help="lower the worker's CPU priority (bulk workers: syncs never slow callbacks and welcomes)")
     @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
     @with_appcontext
-    def worker(queues: str, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
+    def worker(queues: str, concurrency: int | None, nice: int, celery_args: tuple[str, ...]) -> None:
         """Run a Celery worker on the given queues."""
         check_database()
         extra = ["-Q", queues, "--loglevel", "INFO"]
         if concurrency:
             extra += ["-c", str(concurrency)]
+        if nice:
+            os.nice(nice)
         argv = _celery_argv("worker", extra + list(celery_args))
         os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
 
