@@ -260,6 +260,22 @@ def test_a_late_welcome_is_not_sent(corp, fake_host):
     assert db.session.scalar(select(WelcomeDelivery.status)) == "expired"
 
 
+def test_a_late_welcome_goes_out_without_looking_the_name_up(corp, fake_host):
+    from scrm.models import InboxEvent
+    from scrm.services import inbox, processing
+
+    channel = welcome_channel(corp)
+    fake_host.add_friend("zhang", "wm1", name="小明", state=channel.state)
+    parsed = processing.registry.parse("wecom", wx.added("zhang", "wm1", state=channel.state))
+    row_id, _ = inbox.store(corp, parsed, handled=True)
+    with unit_of_work():  # a burst kept the workers busy: the welcome is 9 seconds old, still inside the window
+        db.session.get(InboxEvent, row_id).received_at = utcnow() - timedelta(seconds=9)
+    welcome.send_for_inbox([row_id])
+    sent = fake_host.called("send_welcome")
+    assert [c["content"].text for c in sent] == ["您好，我是张三，欢迎来到春季海报！"]
+    assert fake_host.called("get_customer") == []
+
+
 def test_a_one_time_code_is_used_up_by_its_first_customer(corp, fake_host):
     channel = channels.create_channel(corp, spec(corp, members=[{"employee_id": emp(corp, "zhang")}],
                                                  temporary=True))
