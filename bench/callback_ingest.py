@@ -130,20 +130,25 @@ class Stack:
             return [(f.userid, f.external_userid) for f in s.scalars(select(Follow))]
 
     def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if os.environ.get("BENCH_KEEP_DB"):
-            print(f"kept database {self.db_name}")
-            return
-        server = create_engine(MYSQL)
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{self.db_name}`"))
-        server.dispose()
+        stop_all(self.procs, self.db_name)
+
+
+def stop_all(procs: list[subprocess.Popen], db_name: str) -> None:
+    """Stop a benchmark's processes and drop its database (kept with BENCH_KEEP_DB=1)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if os.environ.get("BENCH_KEEP_DB"):
+        print(f"kept database {db_name}")
+        return
+    server = create_engine(MYSQL)
+    with server.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{db_name}`"))
+    server.dispose()
 
 
 def sign_all(stack: Stack, events: list[str]) -> list[tuple[bytes, dict]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import create_engine, insert, select, text
 
-from bench.callback_ingest import MYSQL, REDIS, ROOT, free_port, percentile
+from bench.callback_ingest import MYSQL, REDIS, ROOT, free_port, percentile, stop_all
 from scrm.services.welcome import NAME_LOOKUP_UNTIL
 
 WINDOW = 20.0
@@ -247,17 +247,7 @@ class Bench:
                 "sync": sync_row, "dead": dead, "relationships": rels, "entries": entries}
 
     def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        server = create_engine(MYSQL)
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{self.db_name}`"))
-        server.dispose()
+        stop_all(self.procs, self.db_name)
 
 
 class CpuMeter:

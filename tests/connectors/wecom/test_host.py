@@ -18,16 +18,6 @@ DAY = 86400
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def runtime(sleeps):
-    return make_runtime(sleep=sleeps.append)
-
-
-@pytest.fixture
 def corp(sandbox):
     corp = sandbox.create_corp("wecom")
     sandbox.seed(corp, employees=8, customers=40, rng=11)

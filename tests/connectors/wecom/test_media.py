@@ -27,16 +27,6 @@ def picture(fmt: str = "PNG", size: tuple[int, int] = (8, 8)) -> bytes:
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def runtime(sleeps):
-    return make_runtime(sleep=sleeps.append)
-
-
-@pytest.fixture
 def corp(sandbox):
     corp = sandbox.create_corp("wecom")
     sandbox.seed(corp, employees=4, customers=10, rng=13)

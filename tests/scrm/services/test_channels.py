@@ -1,18 +1,17 @@
 """Channel codes against the fake host: checked input, the contact way, rules applied on add, welcome messages and
 statistics that replays cannot inflate."""
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
 from scrm.host import HostError, HostTag, HostTagGroup
-from scrm.models import (Channel, Customer, Relationship, RelationshipTag, StageChange, Tag, TimelineEntry,
-                         WelcomeDelivery, utcnow)
+from scrm.models import Channel, Customer, Relationship, RelationshipTag, Tag, TimelineEntry, WelcomeDelivery, utcnow
 from scrm.services import channel_stats, channels, customers, media, welcome
 from scrm.services.tags import upsert_tag_group
 from tests import wecom_payloads as wx
@@ -146,7 +145,7 @@ def test_temporary_codes_take_one_employee_and_an_expiry_within_14_days(corp, fa
     one = {"members": [{"employee_id": emp(corp, "zhang")}], "temporary": True}
     with pytest.raises(ValidationError, match="14 days"):
         channels.create_channel(corp, spec(corp, **one, expires_at=utcnow() + timedelta(days=15)))
-    channel = channels.create_channel(corp, spec(corp, **one))
+    channels.create_channel(corp, spec(corp, **one))
     sent = fake_host.called("create_channel_code")[-1]["spec"]
     assert sent.temporary and 7 * 86400 - 120 < sent.expires_in <= 7 * 86400
 
