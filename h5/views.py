@@ -33,9 +33,8 @@ EMPLOYEE_SALT = "scrm.h5.landing.employee"
 DONE_SALT = "scrm.h5.landing.done"
 EMPLOYEE_TOKEN_MAX_AGE = 30 * 60  # the employee shown on the page is kept for half an hour
 DONE_TOKEN_MAX_AGE = 24 * 3600  # the thank-you page may be reloaded for a day
-# Defaults; H5_LIMIT_PER_ADDRESS / H5_LIMIT_PER_CHANNEL in the app config override them.
-LIMIT_PER_ADDRESS = "20 per 10 minutes"  # one phone retrying a typo; a few more behind a shared (CGNAT) address
-LIMIT_PER_CHANNEL = "600 per minute"  # a livestream burst on one code, without letting a script flood the host
+# SCRM_LANDING_RATE_PER_ADDRESS (default 20 per 10 minutes): one phone retrying a typo, a few more behind a shared
+# (CGNAT) address; SCRM_LANDING_RATE_PER_CODE (600 per minute): a livestream burst without a script flooding the host
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 CONSENT_VALUES = {"on", "1", "true", "yes"}
@@ -53,9 +52,9 @@ def _setup(state) -> None:
                       headers_enabled=False)
     limiter.init_app(app)
     # Blueprint limits, POST only: the pages themselves, the API and the callbacks are not limited here.
-    limiter.limit(lambda: current_app.config.get("H5_LIMIT_PER_ADDRESS", LIMIT_PER_ADDRESS),
+    limiter.limit(lambda: current_app.config["LANDING_RATE_PER_ADDRESS"],
                   methods=["POST"], scope="address")(bp)
-    limiter.limit(lambda: current_app.config.get("H5_LIMIT_PER_CHANNEL", LIMIT_PER_CHANNEL), methods=["POST"],
+    limiter.limit(lambda: current_app.config["LANDING_RATE_PER_CODE"], methods=["POST"],
                   key_func=lambda: (request.view_args or {}).get("code") or "-", scope="channel")(bp)
     app.extensions["scrm.h5_limiter"] = limiter
 

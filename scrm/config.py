@@ -43,6 +43,8 @@ class Settings:
     INBOX_MAX_ATTEMPTS: int = 8  # transient failures retry with backoff; then the row is dead
     INBOX_SWEEP_SECONDS: int = 5  # how often beat (or the embedded server) sweeps the inbox
     INBOX_REQUEUE_SECONDS: int = 120  # a row whose task was published this long ago is enqueued again
+    LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address
+    LANDING_RATE_PER_CODE: str = "600 per minute"  # landing-page submissions to one channel code
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -141,6 +143,8 @@ def build_flask_config(settings: Settings) -> dict:
         "INBOX_MAX_ATTEMPTS": settings.INBOX_MAX_ATTEMPTS,
         "INBOX_SWEEP_SECONDS": settings.INBOX_SWEEP_SECONDS,
         "INBOX_REQUEUE_SECONDS": settings.INBOX_REQUEUE_SECONDS,
+        "LANDING_RATE_PER_ADDRESS": settings.LANDING_RATE_PER_ADDRESS,
+        "LANDING_RATE_PER_CODE": settings.LANDING_RATE_PER_CODE,
         "JSON_AS_ASCII": False,
         # the H5 pages' session carries their CSRF token: not readable by scripts, not sent cross-site
         "SESSION_COOKIE_HTTPONLY": True,

@@ -298,10 +298,9 @@ def test_a_host_contact_way_takes_no_form(client, channel, corp, fake_host):
 # ---------------------------------------------------------------- rate limits
 
 
-def test_the_form_answers_429_past_the_per_address_limit(client, channel):
-    from h5.views import LIMIT_PER_ADDRESS
-
-    allowed = int(LIMIT_PER_ADDRESS.split()[0])
+def test_the_form_answers_429_past_the_per_address_limit(app, client, channel):
+    allowed = int(app.config["LANDING_RATE_PER_ADDRESS"].split()[0])
+    assert allowed == 20  # the default
     for _ in range(allowed):
         assert client.post(f"/h5/c/{channel.code}", data={}).status_code == 400
     limited = client.post(f"/h5/c/{channel.code}", data={})
@@ -313,7 +312,7 @@ def test_the_form_answers_429_past_the_per_address_limit(client, channel):
 
 
 def test_the_form_answers_429_past_the_per_channel_limit(make_app, fake_host):
-    app = make_app(config={"H5_LIMIT_PER_CHANNEL": "3 per minute"})
+    app = make_app(LANDING_RATE_PER_CODE="3 per minute")
     with app.app_context():
         app.extensions["scrm.h5_limiter"].reset()
         client = app.test_client()
@@ -327,7 +326,7 @@ def test_the_form_answers_429_past_the_per_channel_limit(make_app, fake_host):
 
 
 def test_the_api_and_the_callbacks_are_not_limited_by_the_landing_limits(make_app, fake_host):
-    app = make_app(config={"H5_LIMIT_PER_ADDRESS": "1 per minute"})
+    app = make_app(LANDING_RATE_PER_ADDRESS="1 per minute")
     with app.app_context():
         app.extensions["scrm.h5_limiter"].reset()
         client = app.test_client()
