@@ -212,7 +212,8 @@ def _checked(corp: Corp, spec: dict, channel: Channel | None) -> dict:
     if "welcome" in spec:
         out["welcome"] = welcome.validate_content(corp, spec["welcome"]) if spec["welcome"] else {}
     mode = out.get("welcome_mode", channel.welcome_mode if channel else "default")
-    if mode == "channel" and not out.get("welcome", channel.welcome if channel and "welcome" not in spec else None):
+    content = out["welcome"] if "welcome" in out else (channel.welcome if channel else None)
+    if mode == "channel" and not content:
         raise ValidationError("welcome", "is required when welcome_mode is channel")
     if "temporary" in spec:
         if not creating and bool(spec["temporary"]) != channel.temporary:

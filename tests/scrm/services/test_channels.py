@@ -349,3 +349,16 @@ def test_statistics_ranges_are_checked(corp):
 def test_spreadsheet_formulas_in_names_are_defused(corp):
     stats = {"employees": [{"employee_id": 1, "name": "=HYPERLINK(\"x\")", **{c: 0 for c in channel_stats.COLUMNS}}]}
     assert "'=HYPERLINK" in channel_stats.to_csv(stats, by="employee")
+
+
+def test_editing_members_keeps_those_who_stay(corp, fake_host):
+    channel = channels.create_channel(corp, spec(corp))
+    channels.update_channel(corp, channel.id, {"members": [{"employee_id": emp(corp, "li"), "weight": 3},
+                                                           {"employee_id": emp(corp, "zhang"), "daily_cap": 9},
+                                                           {"employee_id": emp(corp, "wang"), "backup": True}]})
+    db.session.expire_all()
+    members = [(m.employee_id, m.weight, m.daily_cap, m.is_backup, m.position)
+               for m in db.session.get(Channel, channel.id).members]
+    assert members == [(emp(corp, "li"), 3, None, False, 0), (emp(corp, "zhang"), 1, 9, False, 1),
+                       (emp(corp, "wang"), 1, None, True, 2)]
+    assert fake_host.called("update_channel_code")[-1]["spec"].user_ids == ["li", "zhang"]
