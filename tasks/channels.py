@@ -3,6 +3,7 @@ and telling an employee about a new customer from a landing page."""
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from scrm.extensions import db
 from scrm.host import HostRateLimited, HostUnavailable
@@ -11,9 +12,10 @@ from scrm.services import channels
 from scrm.services.corps import host_for
 
 #: The host lets 5 tag or remark edits run at once per corp: an add waiting for a slot tries again later, freeing
-#: its worker for welcomes meanwhile (a campaign burst can keep the slots busy for minutes).
-EDIT_RETRY = dict(autoretry_for=(HostRateLimited, HostUnavailable), retry_backoff=2, retry_backoff_max=30,
-                  retry_jitter=True, max_retries=25)
+#: its worker for welcomes meanwhile (a campaign burst can keep the slots busy for minutes). A sync or a salesperson
+#: writing the same relationship's tags at that moment (a duplicate row, a deadlock) is worth another try as well.
+EDIT_RETRY = dict(autoretry_for=(HostRateLimited, HostUnavailable, IntegrityError, OperationalError), retry_backoff=2,
+                  retry_backoff_max=30, retry_jitter=True, max_retries=25)
 
 
 @shared_task(name=channels.AFTER_ADD_TASK, **EDIT_RETRY)

@@ -406,10 +406,11 @@ AFTER_ADD_TASK = "scrm.channels.after_add"
 
 
 def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None:
-    """The add handler: the relationship (relations); the channel's rules for a customer new to it follow as a task
-    of their own (tags and remark wait for the host's edit slots)."""
+    """The add handler: the relationship (relations); the channel's rules follow as a task of their own (tags and
+    remark wait for the host's edit slots). They follow every add event of a channel's relationship, also when a
+    sync running meanwhile recorded the relationship first: the rules only add what is missing."""
     added = relations.on_customer_added(corp, event, host, ctx)
-    if added is not None and added.change and added.relationship.channel_id:
+    if added is not None and added.relationship.channel_id:
         ctx.then(AFTER_ADD_TASK, added.relationship.id)
 
 

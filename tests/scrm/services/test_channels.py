@@ -362,3 +362,18 @@ def test_editing_members_keeps_those_who_stay(corp, fake_host):
     assert members == [(emp(corp, "li"), 3, None, False, 0), (emp(corp, "zhang"), 1, 9, False, 1),
                        (emp(corp, "wang"), 1, None, True, 2)]
     assert fake_host.called("update_channel_code")[-1]["spec"].user_ids == ["li", "zhang"]
+
+
+def test_rules_apply_when_a_sync_recorded_the_relationship_first(corp, fake_host):
+    """A full sync running beside a campaign may store the new friendship before its add event is handled."""
+    from scrm.services import sync
+
+    channel = welcome_channel(corp)
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    sync.run_sync(sync.start(corp, "customers").id, host=fake_host)
+    rel = db.session.scalar(select(Relationship))
+    assert rel.channel_id == channel.id and count(RelationshipTag) == 0
+    ingest(corp, wx.added("zhang", "wm1", state=channel.state))
+    assert sorted(fake_host.called("mark_tags")[0]["add"]) == ["t-poster", "t-vip"]
+    assert count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 2
+    assert db.session.get(Relationship, rel.id).remark.startswith("春季海报-")
