@@ -216,10 +216,18 @@ class Bench:
         return {p["code"]: rows[p["code"]].message for p in scans
                 if rows.get(p["code"]) is not None and rows[p["code"]].used and rows[p["code"]].message}
 
+    def ruled(self, scans: list[dict]) -> int:
+        """Scanned customers whose relationship carries the channel's remark and tags on the host."""
+        from connectors.sandbox.wecom.models import Follow
+
+        with self.sandbox.session() as s:
+            follows = s.scalars(select(Follow).where(Follow.external_userid.in_([p["ext"] for p in scans])))
+            return sum(1 for f in follows if (f.remark or "").startswith("直播间") and f.tag_ids)
+
     def wait(self, scans, sync_started: float) -> dict:
         engine = create_engine(self.db_url)
         deadline = time.time() + self.args.drain_timeout
-        sent, drained_at, sync_done_at = {}, None, None
+        sent, drained_at, sync_done_at, ruled_at = {}, None, None, None
         with engine.connect() as conn:
             while time.time() < deadline:
                 sent = self.welcomes(scans)
@@ -232,7 +240,9 @@ class Bench:
                     drained_at = time.time()
                 if sync_done_at is None and sync in ("done", "failed"):
                     sync_done_at = time.time()
-                if drained_at and sync_done_at:
+                if drained_at and ruled_at is None and self.ruled(scans) == len(scans):
+                    ruled_at = time.time()
+                if drained_at and sync_done_at and ruled_at:
                     break
                 time.sleep(1)
             outcome = dict(conn.execute(text("SELECT status, COUNT(*) FROM welcome_delivery GROUP BY status")).all())
@@ -244,7 +254,8 @@ class Bench:
                                         "NOT NULL")).scalar()
         engine.dispose()
         return {"sent": sent, "drained_at": drained_at, "sync_done_at": sync_done_at, "outcome": outcome,
-                "sync": sync_row, "dead": dead, "relationships": rels, "entries": entries}
+                "sync": sync_row, "dead": dead, "relationships": rels, "entries": entries, "ruled_at": ruled_at,
+                "ruled": self.ruled(scans)}
 
     def stop(self) -> None:
         stop_all(self.procs, self.db_name)
@@ -351,6 +362,9 @@ def main() -> None:
                   f"dead rows {result['dead']}")
         else:
             print(f"events still pending after {args.drain_timeout:.0f} s; dead rows {result['dead']}")
+        when = f", all {result['ruled_at'] - sync_started:.0f} s after the first scan" if result["ruled_at"] else ""
+        print(f"channel tags and remark on the host: {result['ruled']}/{len(scans)}{when} (the host allows 5 such "
+              f"edits at once per corp)")
         status, counts, began, finished, error = result["sync"] or (None, None, None, None, None)
         took_sync = (finished - began).total_seconds() if began and finished else None
         print(f"full sync on the bulk queue meanwhile: {status}, "
