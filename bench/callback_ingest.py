@@ -16,7 +16,6 @@ import os
 import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,11 +61,7 @@ class Stack:
         self.procs: list[subprocess.Popen] = []
 
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
-        env.update(SCRM_DATABASE_URL=self.db_url, SCRM_REDIS_URL=REDIS, SCRM_SANDBOX="0",
-                   SCRM_INSTANCE_PATH=str(self.workdir), SCRM_LOG_LEVEL="WARNING",
-                   SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abcdef", PYTHONPATH=str(ROOT))
-        return env
+        return bench_env(self.db_url, self.workdir)
 
     def start(self, employees: int, customers: int) -> None:
         server = create_engine(MYSQL)
@@ -131,6 +126,15 @@ class Stack:
 
     def stop(self) -> None:
         stop_all(self.procs, self.db_name)
+
+
+def bench_env(db_url: str, workdir: Path) -> dict:
+    """The environment of a benchmark's processes: its own database and instance folder, Redis, no sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
+    env.update(SCRM_DATABASE_URL=db_url, SCRM_REDIS_URL=REDIS, SCRM_SANDBOX="0", SCRM_INSTANCE_PATH=str(workdir),
+               SCRM_LOG_LEVEL="WARNING", SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abcdef",
+               PYTHONPATH=str(ROOT))
+    return env
 
 
 def stop_all(procs: list[subprocess.Popen], db_name: str) -> None:

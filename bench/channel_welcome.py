@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import create_engine, insert, select, text
 
-from bench.callback_ingest import MYSQL, REDIS, ROOT, free_port, percentile, stop_all
+from bench.callback_ingest import MYSQL, REDIS, ROOT, bench_env, free_port, percentile, stop_all
 from scrm.services.welcome import NAME_LOOKUP_UNTIL
 
 WINDOW = 20.0
@@ -51,11 +51,7 @@ class Bench:
         self.named: dict[str, subprocess.Popen] = {}
 
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
-        env.update(SCRM_DATABASE_URL=self.db_url, SCRM_REDIS_URL=REDIS, SCRM_SANDBOX="0",
-                   SCRM_INSTANCE_PATH=str(self.workdir), SCRM_LOG_LEVEL="WARNING",
-                   SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abcdef", PYTHONPATH=str(ROOT))
-        return env
+        return bench_env(self.db_url, self.workdir)
 
     def spawn(self, name: str, *argv: str) -> None:
         log = open(self.workdir / f"{name}.log", "w")

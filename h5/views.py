@@ -21,7 +21,7 @@ from wtforms.validators import ValidationError as CSRFError
 from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import HostError
-from scrm.models import Channel, ChannelMember, Corp, Customer, Employee
+from scrm.models import Channel, Corp, Customer, Employee
 from scrm.services import channel_qr, channels, landing, placeholders, welcome
 from scrm.services.landing import LandingClosed
 
@@ -192,19 +192,12 @@ def landing_submit(code: str):
                                         consent=values["consent"], employee_id=shown)
     except ValidationError as exc:
         db.session.rollback()
-        return _form(channel, _still_shown(channel, shown) or landing.open_landing(code).employee, values=values,
+        return _form(channel, landing.still_member(channel, shown) or landing.open_landing(code).employee, values=values,
                      errors={exc.field: exc.message}, status=422)
     channel = db.session.get(Channel, channel.id)
     if registration.created:
         _notify(channel, registration)
     return redirect(url_for("h5.landing_done", code=code, t=_done_token(channel, registration)), code=303)
-
-
-def _still_shown(channel: Channel, employee_id: int | None) -> Employee | None:
-    if employee_id is None or db.session.get(ChannelMember, (channel.id, employee_id)) is None:
-        return None
-    employee = db.session.get(Employee, employee_id)
-    return employee if employee is not None and employee.status == "active" else None
 
 
 def _notify(channel: Channel, registration: landing.Registration) -> None:

@@ -454,9 +454,7 @@ def apply_add_rules(corp: Corp, rel: Relationship, customer: Customer, employee:
         if missing:
             set_relationship_tags(rel, sorted(have) + missing)
     if channel.remark_template and not rel.remark:
-        remark = placeholders.render(channel.remark_template, {
-            "channel": channel.name, "customer_name": customer.name, "employee_name": employee.name,
-            "date": local_now(corp).strftime("%Y%m%d")})[:MAX_REMARK]
+        remark = remark_for(corp, channel, customer.name, employee.name)
         try:
             host.set_remark(employee.host_id, customer.host_id, remark=remark)
             rel.remark = remark
@@ -464,6 +462,15 @@ def apply_add_rules(corp: Corp, rel: Relationship, customer: Customer, employee:
             rel.remark = remark
     if channel.temporary and channel.status == "active":
         _end(corp, channel, "used", host)
+
+
+def remark_for(corp: Corp, channel: Channel, customer_name: str, employee_name: str) -> str | None:
+    """The channel's remark template filled in (the host keeps at most 20 characters), or None without one."""
+    if not channel.remark_template:
+        return None
+    return placeholders.render(channel.remark_template, {
+        "channel": channel.name, "customer_name": customer_name, "employee_name": employee_name,
+        "date": local_now(corp).strftime("%Y%m%d")})[:MAX_REMARK]
 
 
 def pick_employee(corp: Corp, channel: Channel, now: datetime | None = None) -> Employee | None:

@@ -15,7 +15,7 @@ from scrm.errors import DomainError, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostError, HostFollow
 from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relationship, Tag, utcnow
-from scrm.services import channels, placeholders, timeline
+from scrm.services import channels, timeline
 from scrm.services.corps import host_for
 from scrm.services.relations import apply_follow, upsert_customer
 
@@ -77,14 +77,17 @@ def clean_mobile(value: str | None) -> str:
     return mobile
 
 
+def still_member(channel: Channel, employee_id: int | None) -> Employee | None:
+    """The employee a page showed, while still an active member of the channel."""
+    if employee_id is None or db.session.get(ChannelMember, (channel.id, employee_id)) is None:
+        return None
+    employee = db.session.get(Employee, employee_id)
+    return employee if employee is not None and employee.status == "active" else None
+
+
 def _receiver(corp: Corp, channel: Channel, employee_id: int | None) -> Employee:
     """The employee the page showed, while still an active member; else whoever the rules pick now."""
-    if employee_id is not None:
-        member = db.session.get(ChannelMember, (channel.id, employee_id))
-        employee = db.session.get(Employee, employee_id) if member else None
-        if employee is not None and employee.status == "active":
-            return employee
-    employee = channels.pick_employee(corp, channel)
+    employee = still_member(channel, employee_id) or channels.pick_employee(corp, channel)
     if employee is None:
         raise LandingClosed(f"channel {channel.id} has nobody to receive customers")
     return employee
@@ -110,10 +113,7 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         employee = _receiver(corp, channel, employee_id)
         labels = list(db.session.scalars(select(Tag.host_id).where(
             Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
-        remark = placeholders.render(channel.remark_template, {
-            "channel": channel.name, "customer_name": name, "employee_name": employee.name,
-            "date": channels.local_now(corp).strftime("%Y%m%d")})[:channels.MAX_REMARK] \
-            if channel.remark_template else None
+        remark = channels.remark_for(corp, channel, name, employee.name)
         try:
             host_id = host.create_customer(employee.host_id, name, mobile, state=channel.state, tag_ids=labels,
                                            remark=remark)

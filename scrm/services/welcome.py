@@ -22,10 +22,12 @@ from scrm.errors import ValidationError
 from scrm.events import CustomerAdded
 from scrm.extensions import db
 from scrm.host import Attachment, Host, HostError, MessageContent, registry
-from scrm.models import Channel, Corp, Employee, InboxEvent, Media, WelcomeDelivery, utcnow
+from scrm.models import Channel, Corp, InboxEvent, Media, WelcomeDelivery, utcnow
 from scrm.services import placeholders
 from scrm.services.corps import host_for
 from scrm.services.media import host_media_id
+from scrm.services.org import find_employee
+from scrm.services.relations import channel_for_state
 
 log = logging.getLogger(__name__)
 
@@ -178,17 +180,13 @@ class _Lookups:
         return self.media[media_id]
 
     def channel(self, state: str | None) -> Channel | None:
-        if not state:
-            return None
         if state not in self.channels:
-            self.channels[state] = db.session.scalar(select(Channel).where(Channel.corp_id == self.corp.id,
-                                                                          Channel.state == state))
+            self.channels[state] = channel_for_state(self.corp, state)
         return self.channels[state]
 
     def employee_name(self, host_id: str) -> str:
         if host_id not in self.employees:
-            emp = db.session.scalar(select(Employee).where(Employee.corp_id == self.corp.id,
-                                                           Employee.host_id == host_id))
+            emp = find_employee(self.corp, host_id)
             if emp is not None:
                 self.employees[host_id] = emp.name
             else:
