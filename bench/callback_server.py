@@ -5,9 +5,8 @@ corp's credentials held in memory, and stores nothing: the ceiling the real endp
 """
 from flask import Response, request
 
-from callbacks.codecs import parse, wecom
+from callbacks.codecs import callback_corp, parse
 from scrm.app import create_app
-from scrm.services.corps import get_corp
 
 app = create_app()
 _cryptos = {}
@@ -17,7 +16,7 @@ _cryptos = {}
 def decrypt_only(corp_key: str):
     crypto = _cryptos.get(corp_key)
     if crypto is None:
-        crypto = _cryptos[corp_key] = wecom(get_corp(corp_key))
+        crypto = _cryptos[corp_key] = callback_corp("wecom", corp_key).crypto
     plain = crypto.decrypt_body(request.get_data(), request.args.get("msg_signature"),
                                 request.args.get("timestamp"), request.args.get("nonce"))
     parse("wecom", plain)

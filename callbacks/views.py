@@ -16,10 +16,18 @@ from callbacks import codecs
 from callbacks.ingest import NotStored, ingest
 from scrm import metrics
 from scrm.events import UrlCheck
-from scrm.host import CallbackError
+from scrm.host import BadSignature, CallbackError, WrongReceiver
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 log = logging.getLogger(__name__)
+
+#: The answer to a callback that fails its checks: a signature or receiver that is not ours is forbidden; the rest
+#: (malformed bodies, envelopes, payloads) is a bad request.
+FORBIDDEN = (BadSignature, WrongReceiver)
+
+
+def _status(exc: CallbackError) -> int:
+    return 403 if isinstance(exc, FORBIDDEN) else 400
 
 
 def _corp(platform: str, corp_key: str) -> codecs.CallbackCorp:
@@ -49,7 +57,7 @@ def _handle(platform: str, corp_key: str, work) -> Response:
     except CallbackError as exc:
         metrics.CALLBACKS_REJECTED.labels(platform, exc.reason).inc()
         log.warning("callback rejected for %s %s: %s (%s)", platform, corp_key[:40], exc.reason, exc)
-        return jsonify(error=exc.reason), exc.status
+        return jsonify(error=exc.reason), _status(exc)
     except RequestEntityTooLarge:
         metrics.CALLBACKS_REJECTED.labels(platform, "too_large").inc()
         log.warning("callback rejected for %s %s: body over %s bytes", platform, corp_key[:40],

@@ -1,3 +1,3 @@
 """Host platform connectors: wecom/, dingtalk/, sandbox/ (an emulator of both), and the shared token store,
 rate limiter and retry that every connector uses. May import scrm.host and scrm.events, never scrm services or
-models: the composition root registers each platform's factory in `scrm.host.registry`."""
+models: each platform's `platform.py` makes the descriptor (`scrm.host.Platform`) the composition root registers."""

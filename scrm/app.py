@@ -62,18 +62,18 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
 
 def _wire_hosts(app: Flask) -> None:
-    """One port, several hosts: register each platform's connector and callback parser."""
-    from connectors.dingtalk import events as dingtalk_events
-    from connectors.dingtalk.host import factory as dingtalk_factory
+    """One port, several hosts: each platform's descriptor, sharing this app's runtime (tokens, limiter)."""
+    from connectors.dingtalk import platform as dingtalk
     from connectors.runtime import make_runtime
-    from connectors.wecom import events as wecom_events
-    from connectors.wecom.host import factory as wecom_factory
-    from scrm.host import registry
+    from connectors.wecom import platform as wecom
+    from scrm.host import Platforms
 
     runtime = make_runtime(app.config["REDIS_URL"])
     app.extensions["scrm.host_runtime"] = runtime
-    registry.register("wecom", wecom_factory(runtime), parser=wecom_events.parse)
-    registry.register("dingtalk", dingtalk_factory(runtime), parser=dingtalk_events.parse)
+    found = Platforms()
+    for module in (wecom, dingtalk):
+        found.register(module.platform(runtime))
+    found.init_app(app)
 
 
 def _mount_sandbox(app: Flask) -> None:

@@ -158,13 +158,13 @@ def scratch_database_url(tmp_path):
 @pytest.fixture
 def fake_host(app):
     """Every corp talks to one in-memory host for the test; `fake_host.calls` records what it was asked."""
-    from scrm.host import registry
+    from scrm.host import platforms
     from tests.fakes import FakeHost
 
     host = FakeHost()
-    registry.override(lambda access: host)
+    platforms(app).override(lambda access: host)
     yield host
-    registry.override(None)
+    platforms(app).override(None)
 
 
 class WorkerProcess:

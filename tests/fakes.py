@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from connectors.wecom.host import CAPABILITIES as WECOM_CAPABILITIES
 from scrm.host import (
     ChannelCode, ChannelCodeSpec, HostCustomer, HostCustomerRecord, HostDepartment, HostEmployee, HostError,
     HostFollow, HostGroupChat, HostMedia, HostNotFound, HostTag, HostTagGroup, LoginIdentity, MassMessage,
@@ -18,7 +19,8 @@ class FakeHost:
     """State is plain dicts a test fills; `calls` lists (method, kwargs) in order; `fail_next` raises once."""
 
     platform = "fake"
-    capabilities = frozenset({"create_channel_code", "welcome", "tags", "transfer", "mass_message", "group_chat"})
+    #: WeCom's, so services take the paths they take on WeCom; a test removes some to play DingTalk
+    capabilities = WECOM_CAPABILITIES
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []

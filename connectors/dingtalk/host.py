@@ -4,11 +4,12 @@ messages to customers. Customers are DingTalk external contacts (one follower ea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from connectors.dingtalk.client import DingTalkClient
 from connectors.runtime import Runtime
-from scrm.host import (ChannelCodeSpec, CorpAccess, Host, HostCustomer, HostCustomerRecord, HostDepartment,
+from scrm.host import Capability as C
+from scrm.host import (ChannelCodeSpec, CorpAccess, HostCustomer, HostCustomerRecord, HostDepartment,
                        HostEmployee, HostFollow, HostTag, HostTagGroup, HostUnsupported, LoginIdentity,
                        MassMessageSpec, MessageContent, Page, TransferOutcome, UnassignedCustomer)
 
@@ -16,9 +17,9 @@ PLATFORM = "dingtalk"
 ROOT_DEPARTMENT = "1"
 PAGE = 100  # extcontact/list and user/list page size limit
 CAPABILITIES = frozenset({
-    "list_departments", "list_employees", "get_employee", "list_customer_ids", "list_customers", "get_customer",
-    "set_remark", "create_customer", "list_tag_groups", "mark_tags", "transfer_customers", "send_app_message",
-    "jsapi_config", "resolve_login",
+    C.LIST_DEPARTMENTS, C.LIST_EMPLOYEES, C.GET_EMPLOYEE, C.LIST_CUSTOMER_IDS, C.LIST_CUSTOMERS, C.GET_CUSTOMER,
+    C.SET_REMARK, C.CREATE_CUSTOMER, C.LIST_TAG_GROUPS, C.MARK_TAGS, C.TRANSFER_CUSTOMERS, C.SEND_APP_MESSAGE,
+    C.JSAPI_CONFIG, C.RESOLVE_LOGIN,
 })
 
 
@@ -237,8 +238,3 @@ class DingTalkHost:
         info = self.client.get_user_info(code)
         return LoginIdentity(user_id=str(info["userid"]), name=info.get("name"))
 
-
-def factory(runtime: Runtime) -> Callable[[CorpAccess], Host]:
-    def build(access: CorpAccess) -> Host:
-        return DingTalkHost(access, runtime)
-    return build

@@ -2,5 +2,6 @@
 
 `crypto.WeComCrypto` verifies and decrypts callbacks, `events.parse` turns a decrypted callback into a domain
 event, `client.WeComClient` talks to the server API with shared tokens, limits and typed errors, and
-`host.WeComHost` implements `scrm.host.Host` on top of it (`host.factory(runtime)` is what the registry takes).
+`host.WeComHost` implements `scrm.host.Host` on top of it; `platform.platform(runtime)` is the descriptor the app
+registers.
 """

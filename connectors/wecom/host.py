@@ -4,15 +4,17 @@ from __future__ import annotations
 import calendar
 import mimetypes
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from enum import IntEnum
+from typing import Any
 
 from connectors.runtime import Runtime
 from connectors.wecom.client import WeComClient
-from scrm.host import (Attachment, ChannelCode, ChannelCodeSpec, CorpAccess, Host, HostCustomer, HostCustomerRecord,
-                       HostDepartment, HostEmployee, HostFollow, HostGroupChat, HostGroupMember, HostMedia,
-                       HostNotFound, HostTag, HostTagGroup, HostUnsupported, LoginIdentity, MassMessage,
-                       MassMessageResult, MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome,
-                       TransferStatus, UnassignedCustomer)
+from scrm.host import Capability as C
+from scrm.host import (Attachment, ChannelCode, ChannelCodeSpec, CorpAccess, CustomerType, HostCustomer,
+                       HostCustomerRecord, HostDepartment, HostEmployee, HostFollow, HostGroupChat, HostGroupMember,
+                       HostMedia, HostNotFound, HostTag, HostTagGroup, HostUnsupported, LoginIdentity, MassMessage,
+                       MassMessageResult, MassMessageSpec, MassMessageTask, MassSendState, MassTaskState, MemberType,
+                       MessageContent, Page, TransferOutcome, TransferState, TransferStatus, UnassignedCustomer)
 
 PLATFORM = "wecom"
 TRANSFER_BATCH = 100  # external_userid per transfer call (doc 92125)
@@ -21,15 +23,15 @@ MASS_PHASES = ("single", "group")
 MEDIA_TTL = timedelta(days=3)  # temporary media (doc 90253)
 
 CAPABILITIES = frozenset({
-    "list_departments", "list_employees", "get_employee", "list_customer_ids", "list_customers", "get_customer",
-    "set_remark", "list_tag_groups", "create_tags", "edit_tag", "delete_tags", "mark_tags", "create_channel_code",
-    "update_channel_code", "delete_channel_code", "send_welcome", "fetch_channel_qr", "upload_image",
-    "transfer_customers", "transfer_results", "list_unassigned", "list_group_chats", "get_group_chat",
-    "transfer_group_chats", "create_mass_message", "list_mass_messages", "mass_message_tasks",
-    "mass_message_results", "send_app_message", "jsapi_config", "oauth_url", "resolve_login",
+    C.LIST_DEPARTMENTS, C.LIST_EMPLOYEES, C.GET_EMPLOYEE, C.LIST_CUSTOMER_IDS, C.LIST_CUSTOMERS, C.GET_CUSTOMER,
+    C.SET_REMARK, C.LIST_TAG_GROUPS, C.CREATE_TAGS, C.EDIT_TAG, C.DELETE_TAGS, C.MARK_TAGS, C.CREATE_CHANNEL_CODE,
+    C.UPDATE_CHANNEL_CODE, C.DELETE_CHANNEL_CODE, C.SEND_WELCOME, C.FETCH_CHANNEL_QR, C.UPLOAD_IMAGE,
+    C.TRANSFER_CUSTOMERS, C.TRANSFER_RESULTS, C.LIST_UNASSIGNED, C.LIST_GROUP_CHATS, C.GET_GROUP_CHAT,
+    C.TRANSFER_GROUP_CHATS, C.CREATE_MASS_MESSAGE, C.LIST_MASS_MESSAGES, C.MASS_MESSAGE_TASKS,
+    C.MASS_MESSAGE_RESULTS, C.SEND_APP_MESSAGE, C.JSAPI_CONFIG, C.OAUTH_URL, C.RESOLVE_LOGIN,
     # features beyond the method names
-    "customer_callbacks", "welcome_code", "agent_config", "departed_transfer", "group_chat_transfer",
-    "customers_by_employee",  # list_customers reads only the given employees' customers (batch/get_by_user)
+    C.CUSTOMER_CALLBACKS, C.WELCOME_CODE, C.AGENT_CONFIG, C.DEPARTED_TRANSFER, C.GROUP_CHAT_TRANSFER,
+    C.CUSTOMERS_BY_EMPLOYEE,  # list_customers reads only the given employees' customers (batch/get_by_user)
 })
 
 
@@ -40,6 +42,14 @@ def _at(seconds: Any) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None) if value > 0 else None
+
+
+def _known(kind: type[IntEnum], value: Any) -> IntEnum | None:
+    """The host's integer as one of the port's values; None for a value the port does not know."""
+    try:
+        return kind(int(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _epoch(moment: datetime) -> int:
@@ -55,7 +65,8 @@ def _str(value: Any) -> str | None:
 
 def _customer(raw: dict) -> HostCustomer:
     return HostCustomer(external_id=raw["external_userid"], name=raw.get("name") or "", avatar=_str(raw.get("avatar")),
-                        type=raw.get("type"), gender=raw.get("gender"), unionid=_str(raw.get("unionid")),
+                        type=_known(CustomerType, raw.get("type")), gender=raw.get("gender"),
+                        unionid=_str(raw.get("unionid")),
                         corp_name=_str(raw.get("corp_name")), corp_full_name=_str(raw.get("corp_full_name")),
                         position=_str(raw.get("position")))
 
@@ -267,7 +278,7 @@ class WeComHost:
         api = self.client.external_contact
         fetch = api.resigned_transfer_result if departed else api.transfer_result
         result = fetch(handover_id, takeover_id, cursor)
-        items = [TransferStatus(customer_id=c["external_userid"], status=int(c["status"]),
+        items = [TransferStatus(customer_id=c["external_userid"], status=TransferState(int(c["status"])),
                                 takeover_at=_at(c.get("takeover_time"))) for c in result.get("customer") or []]
         return Page(items, _next(result))
 
@@ -286,7 +297,8 @@ class WeComHost:
 
     def get_group_chat(self, chat_id: str) -> HostGroupChat:
         raw = self.client.external_contact_group_chat.get(chat_id)["group_chat"]
-        members = [HostGroupMember(user_id=m["userid"], type=int(m.get("type") or 1), join_time=_at(m.get("join_time")),
+        members = [HostGroupMember(user_id=m["userid"], type=MemberType(int(m.get("type") or 1)),
+                                   join_time=_at(m.get("join_time")),
                                    join_scene=m.get("join_scene"), invitor=_str((m.get("invitor") or {}).get("userid")),
                                    nickname=_str(m.get("group_nickname")), name=_str(m.get("name")),
                                    unionid=_str(m.get("unionid"))) for m in raw.get("member_list") or []]
@@ -340,7 +352,8 @@ class WeComHost:
 
     def mass_message_tasks(self, msg_id: str, cursor: str | None = None) -> Page[MassMessageTask]:
         result = self.client.external_contact.get_groupmsg_task(msg_id, cursor=cursor)
-        items = [MassMessageTask(user_id=t["userid"], status=int(t.get("status") or 0), sent_at=_at(t.get("send_time")))
+        items = [MassMessageTask(user_id=t["userid"], status=MassTaskState(int(t.get("status") or 0)),
+                                 sent_at=_at(t.get("send_time")))
                  for t in result.get("task_list") or []]
         return Page(items, _next(result))
 
@@ -348,7 +361,7 @@ class WeComHost:
                              cursor: str | None = None) -> Page[MassMessageResult]:
         result = self.client.external_contact.get_groupmsg_send_result(msg_id, user_id, cursor=cursor)
         items = [MassMessageResult(user_id=r.get("userid") or user_id, customer_id=_str(r.get("external_userid")),
-                                   chat_id=_str(r.get("chat_id")), status=int(r.get("status") or 0),
+                                   chat_id=_str(r.get("chat_id")), status=MassSendState(int(r.get("status") or 0)),
                                    sent_at=_at(r.get("send_time"))) for r in result.get("send_list") or []]
         return Page(items, _next(result))
 
@@ -372,9 +385,3 @@ class WeComHost:
                              external_id=_str(result.get("external_userid")),
                              open_id=_str(result.get("openid") or result.get("OpenId")))
 
-
-def factory(runtime: Runtime) -> Callable[[CorpAccess], Host]:
-    """What the composition root registers for the "wecom" platform: one host per corp, sharing the runtime."""
-    def build(access: CorpAccess) -> Host:
-        return WeComHost(access, runtime)
-    return build

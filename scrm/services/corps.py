@@ -10,7 +10,7 @@ from sqlalchemy import select
 from scrm.db import transactional
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import CorpAccess, Host, registry
+from scrm.host import CorpAccess, Host, platforms
 from scrm.models import PLATFORMS, Corp
 
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -94,4 +94,4 @@ def corp_access(corp: Corp) -> CorpAccess:
 
 def host_for(corp: Corp) -> Host:
     """The host connector for this corp (WeCom, DingTalk, or whatever a test installed)."""
-    return registry.for_access(corp_access(corp))
+    return platforms().host_for(corp_access(corp))

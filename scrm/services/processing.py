@@ -21,7 +21,7 @@ from scrm.events import (ChatAuthorized, CustomerAdded, CustomerEdited, Customer
                          CustomerRemovedByEmployee, DepartmentChanged, EmployeeChanged, GroupChatChanged,
                          HostEvent, TagChanged, TransferFailed)
 from scrm.extensions import db
-from scrm.host import HostError, registry
+from scrm.host import HostError, platforms
 from scrm.models import Corp, InboxEvent, utcnow
 from scrm.services import channels, group_chats, inbox, org, relations, tags, welcome
 from scrm.services.corps import host_for
@@ -126,7 +126,7 @@ def _process(inbox_id: int) -> Outcome:
     corp = db.session.get(Corp, row.corp_id)
     ctx = EventContext(row.id)
     try:
-        parsed = registry.parse(row.platform, row.payload)
+        parsed = platforms().parse(row.platform, row.payload)
         host = host_for(corp)
         first = FIRST.get(type(parsed.event))
         if first is not None:

@@ -19,7 +19,7 @@ from scrm import metrics
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
-from scrm.host import Host, HostCustomerRecord, iterate
+from scrm.host import Capability, Host, HostCustomerRecord, iterate
 from scrm.models import (Channel, Corp, Customer, Employee, Relationship, RelationshipTag, SyncRun, Tag, TagGroup,
                          TimelineEntry, utcnow)
 from scrm.services import group_chats, org, tags
@@ -139,7 +139,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
     staff = sorted(db.session.scalars(select(Employee.host_id).where(Employee.corp_id == corp.id,
                                                                      Employee.status == "active")))
     # a host that lists all customers at once (DingTalk) is read in one pass, keeping those of these employees
-    size = EMPLOYEE_BATCH if "customers_by_employee" in host.capabilities else max(len(staff), 1)
+    size = EMPLOYEE_BATCH if Capability.CUSTOMERS_BY_EMPLOYEE in host.capabilities else max(len(staff), 1)
     batches = [staff[i:i + size] for i in range(0, len(staff), size)]
     point = run.checkpoint
     writer = _PageWriter(corp, run.id)
@@ -166,7 +166,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
 
 def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
     count = 0
-    if "list_group_chats" not in host.capabilities:  # DingTalk: chats are known from their events only
+    if Capability.LIST_GROUP_CHATS not in host.capabilities:  # DingTalk: chats are known from their events only
         _save(run, {"stage": "groups"}, group_chats=0)
         return
     for chat_id in iterate(lambda cursor: host.list_group_chats(cursor=cursor)):

@@ -21,7 +21,7 @@ from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.events import CustomerAdded
 from scrm.extensions import db
-from scrm.host import Attachment, Host, HostError, MessageContent, registry
+from scrm.host import Attachment, Host, HostError, MessageContent, platforms
 from scrm.models import Channel, Corp, InboxEvent, Media, WelcomeDelivery, utcnow
 from scrm.services import placeholders
 from scrm.services.corps import host_for
@@ -260,7 +260,7 @@ def _due(rows: list[InboxEvent]) -> list[tuple[InboxEvent, CustomerAdded]]:
     for row in rows:
         if row.id in done or row.event_type not in ADD_EVENTS:
             continue
-        event = registry.parse(row.platform, row.payload).event
+        event = platforms().parse(row.platform, row.payload).event
         if isinstance(event, CustomerAdded) and event.welcome_code:
             due.append((row, event))
     return due

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from scrm.db import unit_of_work
 from scrm.extensions import db
-from scrm.host import HostCredentialsError, registry
+from scrm.host import platforms
 from scrm.models import InboxEvent, Relationship
 from scrm.services import inbox
 from tests import wecom_payloads as wx
@@ -13,7 +13,7 @@ from tests.builders import make_corp
 
 
 def store(corp, payload, handled=True):
-    return inbox.store(corp, registry.parse("wecom", payload), handled=handled)[0]
+    return inbox.store(corp, platforms().parse("wecom", payload), handled=handled)[0]
 
 
 def test_list_show_and_replay_dead_events(app, fake_host):

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scrm.extensions import db
+from scrm.host import platforms
 from scrm.models import Employee, InboxEvent, Relationship, TimelineEntry
 from scrm.services.corps import register_corp
 
@@ -78,7 +79,7 @@ def test_a_worker_killed_mid_task_loses_nothing(connected, sandbox, start_worker
 def test_welcomes_go_ahead_of_a_processing_backlog(connected, sandbox, start_worker):
     """Dispatch tasks (which send welcomes) are published at high priority: a welcome code lives 20 seconds."""
     from scrm.models import WelcomeDelivery
-    from scrm.services import channels, inbox, processing, sync
+    from scrm.services import channels, inbox, sync
     from scrm.services.corps import get_corp
     from tasks.events import enqueue
     from tests import wecom_payloads as wx
@@ -92,7 +93,7 @@ def test_welcomes_go_ahead_of_a_processing_backlog(connected, sandbox, start_wor
                                                    "welcome": {"text": "欢迎！"}}).config_id
         backlog = []
         for n in range(15):  # console tag edits, each a slow host read: a few seconds of work queued first
-            parsed = processing.registry.parse("wecom", wx.tag("update", f"tag{n}"))
+            parsed = platforms().parse("wecom", wx.tag("update", f"tag{n}"))
             backlog.append(inbox.store(corp, parsed, handled=True)[0])
             enqueue(backlog[-1])
     sandbox.control.set_limits(sbx.corp_id, {"latency": {"externalcontact/get_corp_tag_list": 0.25}})

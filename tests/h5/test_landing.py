@@ -9,7 +9,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from scrm.extensions import db
-from scrm.host import HostTag, HostTagGroup, HostUnavailable
+from scrm.host import Capability, HostTag, HostTagGroup, HostUnavailable
 from scrm.models import Customer, Relationship, TimelineEntry
 from scrm.services import channels
 from scrm.services.tags import upsert_tag_group
@@ -37,7 +37,7 @@ def _fresh_limits(request):
 @pytest.fixture
 def dingtalk(fake_host):
     """The fake host without contact ways, like DingTalk: channels point to our own landing form."""
-    fake_host.capabilities = FakeHost.capabilities - {"create_channel_code"}
+    fake_host.capabilities = FakeHost.capabilities - {Capability.CREATE_CHANNEL_CODE}
     return fake_host
 
 

@@ -7,7 +7,7 @@ from connectors.dingtalk.client import DingTalkClient, sign_jsapi
 from connectors.dingtalk.host import DingTalkHost
 from connectors.runtime import make_runtime
 from connectors.sandbox import dingtalk as sbx_dt
-from scrm.host import (CorpAccess, HostCredentialsError, HostNotFound, HostQuotaExceeded, HostRateLimited,
+from scrm.host import (Capability, CorpAccess, HostCredentialsError, HostNotFound, HostQuotaExceeded, HostRateLimited,
                        HostUnsupported, ChannelCodeSpec, HostError)
 
 
@@ -128,7 +128,7 @@ def test_what_dingtalk_cannot_do_is_said_plainly(sandbox, org):
                  lambda: host.get_group_chat("c"), lambda: host.create_tags("g", ["t"])):
         with pytest.raises(HostUnsupported):
             call()
-    assert "create_channel_code" not in host.capabilities
+    assert Capability.CREATE_CHANNEL_CODE not in host.capabilities
 
 
 def test_crm_personal_customers(sandbox, org):

@@ -202,7 +202,7 @@ def _pkcs7(data: bytes) -> bytes:
 def test_bad_signature():
     with pytest.raises(BadSignature) as err:
         C.verify_url("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96", "1411443780", "437374424", C_ECHO)
-    assert err.value.status == 403
+    assert err.value.reason == "signature"
     with pytest.raises(BadSignature):
         C.decrypt(None, "1411525903", "461056294", C_DECRYPT)
     with pytest.raises(BadSignature):
@@ -215,7 +215,7 @@ def test_wrong_receiver():
     other = WeComCrypto("123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wwsomeoneelse")
     with pytest.raises(WrongReceiver) as err:
         other.decrypt("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", C_DECRYPT)
-    assert err.value.status == 403
+    assert err.value.reason == "receive_id"
     crypto = WeComCrypto("t", random_key(), "wwcorp")
     encrypt, sig = _raw_encrypt(crypto, _pkcs7(_frame(b"<xml/>", b"wwcorpX")))
     with pytest.raises(WrongReceiver):
@@ -227,7 +227,7 @@ def test_bad_base64_and_partial_blocks():
     for value in ("not base64!!", "QUJD", ""):
         with pytest.raises(MalformedPayload) as err:
             crypto.decrypt(crypto.signature("1", "n", value), "1", "n", value)
-        assert err.value.status == 400 and err.value.reason == "base64"
+        assert err.value.reason == "base64"
 
 
 @pytest.mark.parametrize("tail", [bytes([0]), bytes([33]), bytes([3, 3, 4, 3]), bytes([200])])

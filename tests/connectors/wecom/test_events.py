@@ -285,7 +285,7 @@ def test_member_tag_updates_of_two_tags_in_one_second_differ():
 def test_dtds_and_entities_are_refused(payload):
     with pytest.raises(MalformedPayload) as err:
         parse(payload)
-    assert err.value.reason == "xml_entities" and err.value.status == 400
+    assert err.value.reason == "xml_entities"
 
 
 @pytest.mark.parametrize("payload", [

@@ -10,8 +10,9 @@ import pytest
 import requests
 
 from connectors.runtime import make_runtime
-from connectors.wecom.host import CAPABILITIES, WeComHost, factory
-from scrm.host import (Attachment, ChannelCodeSpec, CorpAccess, HostCredentialsError, HostError, HostNotFound,
+from connectors.wecom.host import CAPABILITIES, WeComHost
+from connectors.wecom.platform import platform
+from scrm.host import (Attachment, Capability, ChannelCodeSpec, CorpAccess, HostCredentialsError, HostError, HostNotFound,
                        HostRateLimited, HostUnavailable, HostUnsupported, MassMessageSpec, MessageContent, iterate)
 
 DAY = 86400
@@ -33,7 +34,7 @@ def access_for(sandbox, corp, **overrides) -> CorpAccess:
 
 @pytest.fixture
 def host(sandbox, corp, runtime) -> WeComHost:
-    return factory(runtime)(access_for(sandbox, corp))
+    return platform(runtime).host(access_for(sandbox, corp))
 
 
 def employee_with_customers(host, minimum=2, exclude=()):
@@ -116,7 +117,7 @@ def test_set_remark(host):
 def test_create_customer_is_unsupported(host):
     with pytest.raises(HostUnsupported) as err:
         host.create_customer("E00001", "张三", "13800000000")
-    assert err.value.platform == "wecom" and "create_customer" not in host.capabilities
+    assert err.value.platform == "wecom" and Capability.CREATE_CUSTOMER not in host.capabilities
 
 
 # ---------------------------------------------------------------- tags
@@ -416,6 +417,8 @@ def test_host_rate_limit_backs_off_then_gives_up(sandbox, corp, host, sleeps, ru
 
 
 def test_capabilities_and_factory(host):
-    assert {"send_welcome", "transfer_customers", "jsapi_config", "resolve_login"} <= CAPABILITIES
+    assert {Capability.SEND_WELCOME, Capability.TRANSFER_CUSTOMERS, Capability.JSAPI_CONFIG,
+            Capability.RESOLVE_LOGIN} <= CAPABILITIES
+    assert all(isinstance(c, Capability) for c in CAPABILITIES)
     assert host.platform == "wecom" and host.capabilities is CAPABILITIES
     assert "secret" not in repr(host).lower()

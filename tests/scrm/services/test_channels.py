@@ -10,7 +10,7 @@ from sqlalchemy import select
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
-from scrm.host import HostError, HostTag, HostTagGroup
+from scrm.host import HostError, HostTag, HostTagGroup, platforms
 from scrm.models import Channel, Customer, Relationship, RelationshipTag, Tag, TimelineEntry, WelcomeDelivery, utcnow
 from scrm.services import channel_stats, channels, customers, media, welcome
 from scrm.services.tags import upsert_tag_group
@@ -250,7 +250,7 @@ def test_a_late_welcome_is_not_sent(corp, fake_host):
 
     channel = welcome_channel(corp)
     fake_host.add_friend("zhang", "wm1", state=channel.state)
-    parsed = processing.registry.parse("wecom", wx.added("zhang", "wm1", state=channel.state))
+    parsed = platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state))
     row_id, _ = inbox.store(corp, parsed, handled=True)
     with unit_of_work():
         db.session.get(InboxEvent, row_id).received_at = utcnow() - timedelta(seconds=21)
@@ -261,11 +261,11 @@ def test_a_late_welcome_is_not_sent(corp, fake_host):
 
 def test_a_late_welcome_goes_out_without_looking_the_name_up(corp, fake_host):
     from scrm.models import InboxEvent
-    from scrm.services import inbox, processing
+    from scrm.services import inbox
 
     channel = welcome_channel(corp)
     fake_host.add_friend("zhang", "wm1", name="小明", state=channel.state)
-    parsed = processing.registry.parse("wecom", wx.added("zhang", "wm1", state=channel.state))
+    parsed = platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state))
     row_id, _ = inbox.store(corp, parsed, handled=True)
     with unit_of_work():  # a burst kept the workers busy: the welcome is 9 seconds old, still inside the window
         db.session.get(InboxEvent, row_id).received_at = utcnow() - timedelta(seconds=9)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from scrm.db import unit_of_work
 from scrm.extensions import db
-from scrm.host import HostCredentialsError, HostGroupChat, HostGroupMember, HostRateLimited, HostTag, HostTagGroup, registry
+from scrm.host import HostCredentialsError, HostGroupChat, HostGroupMember, HostRateLimited, HostTag, HostTagGroup, platforms
 from scrm.models import (Channel, Customer, Department, Employee, GroupChat, GroupMember, InboxEvent, Relationship,
                          RelationshipTag, Tag, TimelineEntry, utcnow)
 from scrm.services import inbox, processing
@@ -16,7 +16,7 @@ from tests.builders import make_corp
 
 
 def ingest(corp, payload: str) -> int:
-    parsed = registry.parse("wecom", payload)
+    parsed = platforms().parse("wecom", payload)
     inbox_id, created = inbox.store(corp, parsed, handled=processing.is_handled(parsed.event))
     if created and processing.is_handled(parsed.event):
         enqueue(inbox_id)
@@ -175,7 +175,7 @@ def test_unknown_events_are_stored_ignored_and_visible(corp, fake_host):
 
 def test_an_expired_lease_is_picked_up_by_the_sweeper(corp, fake_host):
     fake_host.add_friend("zhangsan", "wm001")
-    parsed = registry.parse("wecom", wx.added("zhangsan", "wm001"))
+    parsed = platforms().parse("wecom", wx.added("zhangsan", "wm001"))
     row, _ = inbox.store(corp, parsed, handled=True)
     with unit_of_work():  # a worker claimed it and died
         r = db.session.get(InboxEvent, row)
@@ -190,7 +190,7 @@ def test_the_sweeper_tells_a_lost_task_from_a_busy_queue(corp, fake_host, app):
     rows = {}
     for name, published in (("never", None), ("queued", timedelta(seconds=30)), ("lost", timedelta(minutes=3))):
         fake_host.add_friend("zhangsan", f"wm-{name}")
-        parsed = registry.parse("wecom", wx.added("zhangsan", f"wm-{name}"))
+        parsed = platforms().parse("wecom", wx.added("zhangsan", f"wm-{name}"))
         rows[name], _ = inbox.store(corp, parsed, handled=True)
         with unit_of_work():
             row = db.session.get(InboxEvent, rows[name])
