@@ -7,7 +7,7 @@ from scrm import metrics
 from scrm.events import ParsedCallback
 from scrm.models import Corp
 from scrm.services import inbox, processing
-from tasks.events import publish_soon
+from tasks.publisher import publish_soon
 
 
 class NotStored(Exception):

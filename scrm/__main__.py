@@ -1,3 +1,3 @@
-from scrm.cli import main
+from scrm.console import main
 
 main()

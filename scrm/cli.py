@@ -1,4 +1,5 @@
-"""The `scrm` command: the Flask CLI plus serve, worker, beat and corp management."""
+"""The product's commands (serve, worker, beat, corp, sync, token), attached to an app's CLI by `register_commands`;
+the `scrm` console script that runs them is `scrm.console`."""
 from __future__ import annotations
 
 import json
@@ -8,36 +9,14 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
-from scrm.config import ConfigError, mask_url
+from scrm.config import mask_url
 
 
-def _create_app():
-    from scrm.app import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=True)
-def cli() -> None:
-    """SCRM: social CRM inside WeCom and DingTalk."""
-
-
-def main() -> None:
-    """Console-script entry: bad configuration and an unreachable database end in one clear line."""
-    try:
-        cli.main(prog_name="scrm")
-    except ConfigError as exc:
-        click.echo(f"scrm: configuration error: {exc}", err=True)
-        sys.exit(2)
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        click.echo(f"scrm: database error: {_reason(exc)}", err=True)
-        sys.exit(2)
-
-
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """The first line of a database driver's error."""
     return str(getattr(exc, "orig", exc)).splitlines()[0]
 
 
@@ -50,7 +29,7 @@ def check_database() -> None:
             conn.execute(text("SELECT 1"))
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         url = mask_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
-        raise click.ClickException(f"cannot reach the database at {url} (SCRM_DATABASE_URL): {_reason(exc)}") from None
+        raise click.ClickException(f"cannot reach the database at {url} (SCRM_DATABASE_URL): {reason(exc)}") from None
 
 
 def _celery_argv(kind: str, extra: list[str]) -> list[str]:

@@ -45,6 +45,7 @@ class Settings:
     INBOX_REQUEUE_SECONDS: int = 120  # a row whose task was published this long ago is enqueued again
     LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address
     LANDING_RATE_PER_CODE: str = "600 per minute"  # landing-page submissions to one channel code
+    POSTER_FONT: str = ""  # a CJK font file for posters; default: an installed one (Debian's fonts-wqy-microhei)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -125,7 +126,9 @@ def build_flask_config(settings: Settings) -> dict:
         # more round trip on each callback. A connection lost anyway fails one request (503, the host retries).
         # READ COMMITTED: a worker that lost an insert race sees the winner's row when it looks again.
         engine_options.update(pool_recycle=280, pool_size=10, max_overflow=20, isolation_level="READ COMMITTED")
-    return {
+    # every setting under its own name, then what is resolved from them under the names Flask and its extensions read
+    config = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "extra"}
+    config.update({
         "SCRM_SETTINGS": settings,
         "ENV_NAME": settings.ENV,
         "SECRET_KEY": settings.SECRET_KEY or _instance_secret(instance),
@@ -137,18 +140,12 @@ def build_flask_config(settings: Settings) -> dict:
         "BASE_URL": settings.BASE_URL.rstrip("/"),
         "SANDBOX": sandbox,
         "SANDBOX_DATABASE_URL": settings.SANDBOX_DATABASE_URL or f"sqlite:///{instance / 'sandbox.db'}",
-        "LOG_LEVEL": settings.LOG_LEVEL,
         "MAX_CONTENT_LENGTH": settings.MAX_CALLBACK_BYTES,
-        "INBOX_LEASE_SECONDS": settings.INBOX_LEASE_SECONDS,
-        "INBOX_MAX_ATTEMPTS": settings.INBOX_MAX_ATTEMPTS,
-        "INBOX_SWEEP_SECONDS": settings.INBOX_SWEEP_SECONDS,
-        "INBOX_REQUEUE_SECONDS": settings.INBOX_REQUEUE_SECONDS,
-        "LANDING_RATE_PER_ADDRESS": settings.LANDING_RATE_PER_ADDRESS,
-        "LANDING_RATE_PER_CODE": settings.LANDING_RATE_PER_CODE,
         "JSON_AS_ASCII": False,
         # the H5 pages' session carries their CSRF token: not readable by scripts, not sent cross-site
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.BASE_URL.startswith("https://"),
-        **settings.extra,
-    }
+    })
+    config.update(settings.extra)
+    return config

@@ -6,17 +6,10 @@ from celery.schedules import crontab
 from flask import Flask, has_app_context
 from kombu import Queue
 
-URGENT = "urgent"
-BULK = "bulk"
-#: Tasks go out at priority 5; time-critical ones (welcome messages) at the top of the broker's scale, which runs
-#: the other way round on Redis (0 first) than on AMQP (9 first).
-DEFAULT_PRIORITY = 5
-HIGH_PRIORITY = {"redis": 0, "rediss": 0, "amqp": 9, "pyamqp": 9}
+from tasks.queues import BULK, DEFAULT_PRIORITY, ROUTES, URGENT
 
-
-def high_priority(broker_url: str | None) -> int:
-    """The priority that goes ahead of every other task on this broker."""
-    return HIGH_PRIORITY.get((broker_url or "").split(":", 1)[0], 0)
+#: The modules whose tasks this Celery app runs (imported when the app is built, and by every worker).
+TASK_MODULES = ["tasks.channels", "tasks.events", "tasks.sync", "tasks.system"]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -32,7 +25,7 @@ def init_celery(app: Flask) -> Celery:
 
     broker = app.config["BROKER_URL"]
     eager = app.config["TASKS_EAGER"]
-    celery = Celery(app.import_name, task_cls=AppTask)
+    celery = Celery(app.import_name, task_cls=AppTask, include=TASK_MODULES)
     celery.conf.update(
         broker_url=broker or "memory://",
         result_backend=app.config["REDIS_URL"] if (app.config["REDIS_URL"] and not eager) else None,
@@ -48,8 +41,7 @@ def init_celery(app: Flask) -> Celery:
         task_default_priority=DEFAULT_PRIORITY,
         task_queue_max_priority=10,
         task_default_queue=URGENT,
-        task_routes={"scrm.events.*": {"queue": URGENT}, "scrm.channels.*": {"queue": URGENT},
-                     "scrm.sync.*": {"queue": BULK}},
+        task_routes=ROUTES,
         task_serializer="json",
         accept_content=["json"],
         result_expires=3600,
@@ -69,9 +61,5 @@ def init_celery(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
-    import tasks.channels  # noqa: F401  (registers the tasks with this app)
-    import tasks.events  # noqa: F401
-    import tasks.sync  # noqa: F401
-    import tasks.system  # noqa: F401
-
+    celery.loader.import_default_modules()  # the `include` modules: their shared tasks join this app
     return celery

@@ -101,9 +101,8 @@ def decode_qr(image: bytes) -> str | None:
     return found[0].text if found else None
 
 
-def poster_font_path() -> str:
-    """The CJK font file for posters: $SCRM_POSTER_FONT if readable, else the first installed candidate."""
-    explicit = os.environ.get(FONT_ENV)
+def poster_font_path(explicit: str = "") -> str:
+    """The CJK font file for posters: `explicit` (SCRM_POSTER_FONT) if readable, else the first installed one."""
     if explicit:
         if os.path.isfile(explicit) and os.access(explicit, os.R_OK):
             return explicit
@@ -124,9 +123,9 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
         raise RuntimeError(f"cannot load poster font {path} (set {FONT_ENV} to a valid CJK font): {exc}") from exc
 
 
-def poster_font(size: int) -> ImageFont.FreeTypeFont:
-    """The discovered CJK font in `size` px."""
-    return _load_font(poster_font_path(), size)
+def poster_font(size: int, explicit: str = "") -> ImageFont.FreeTypeFont:
+    """The CJK font in `size` px (see poster_font_path)."""
+    return _load_font(poster_font_path(explicit), size)
 
 
 def clean_text(text: str, limit: int, *, keep_newlines: bool = False) -> str:
@@ -174,9 +173,9 @@ def _line_height(size: int) -> int:
     return round(size * LINE_SPACING)
 
 
-def _draw_lines(draw: ImageDraw.ImageDraw, lines: list[str], top: int, size: int, fill: str) -> None:
+def _draw_lines(draw: ImageDraw.ImageDraw, lines: list[str], top: int, size: int, fill: str, font_path: str) -> None:
     """Draw lines centered horizontally, the first one's top at `top`."""
-    font = poster_font(size)
+    font = _load_font(font_path, size)
     for i, line in enumerate(lines):
         draw.text((POSTER_SIZE[0] // 2, top + i * _line_height(size)), line, font=font, fill=fill, anchor="mt")
 
@@ -193,27 +192,29 @@ def _fit_qr(qr_image: bytes) -> Image.Image:
     return image.resize(size, Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX)
 
 
-def poster_png(qr_image: bytes, *, title: str, text: str = "", footer: str = "") -> bytes:
-    """A printable portrait poster: title, the QR image, a text and a footer line, as PNG bytes."""
+def poster_png(qr_image: bytes, *, title: str, text: str = "", footer: str = "", font: str = "") -> bytes:
+    """A printable portrait poster: title, the QR image, a text and a footer line, as PNG bytes; `font` is the
+    configured font file (SCRM_POSTER_FONT), else an installed CJK font is used."""
+    font_path = poster_font_path(font)
     width = POSTER_SIZE[0] - 2 * MARGIN
     poster = Image.new("RGB", POSTER_SIZE, "white")
     draw = ImageDraw.Draw(poster)
 
-    title_lines = wrap_text(clean_text(title, TITLE_MAX), poster_font(TITLE_SIZE), width, TITLE_LINES)
+    title_lines = wrap_text(clean_text(title, TITLE_MAX), _load_font(font_path, TITLE_SIZE), width, TITLE_LINES)
     block = (len(title_lines) - 1) * _line_height(TITLE_SIZE) + TITLE_SIZE
-    _draw_lines(draw, title_lines, TITLE_TOP + (TITLE_BOTTOM - TITLE_TOP - block) // 2, TITLE_SIZE, INK)
+    _draw_lines(draw, title_lines, TITLE_TOP + (TITLE_BOTTOM - TITLE_TOP - block) // 2, TITLE_SIZE, INK, font_path)
 
     qr = _fit_qr(qr_image)
     poster.paste(qr, ((POSTER_SIZE[0] - qr.width) // 2, QR_TOP + (QR_BOX - qr.height) // 2))
 
     body = clean_text(text, TEXT_MAX, keep_newlines=True)
     if body:
-        _draw_lines(draw, wrap_text(body, poster_font(TEXT_SIZE), width, TEXT_LINES), TEXT_TOP, TEXT_SIZE,
-                    TEXT_INK)
+        _draw_lines(draw, wrap_text(body, _load_font(font_path, TEXT_SIZE), width, TEXT_LINES), TEXT_TOP, TEXT_SIZE,
+                    TEXT_INK, font_path)
     foot = clean_text(footer, FOOTER_MAX)
     if foot:
-        _draw_lines(draw, wrap_text(foot, poster_font(FOOTER_SIZE), width, 1), FOOTER_BOTTOM - FOOTER_SIZE,
-                    FOOTER_SIZE, FOOTER_INK)
+        _draw_lines(draw, wrap_text(foot, _load_font(font_path, FOOTER_SIZE), width, 1), FOOTER_BOTTOM - FOOTER_SIZE,
+                    FOOTER_SIZE, FOOTER_INK, font_path)
 
     out = io.BytesIO()
     poster.save(out, format="PNG", optimize=True)

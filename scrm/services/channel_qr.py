@@ -55,4 +55,4 @@ def poster(corp: Corp, channel: Channel, *, title: str | None = None, text: str 
            host: Host | None = None) -> bytes:
     """A printable poster: title (the channel's name unless given), the QR code, a line of text, the corp."""
     return channel_assets.poster_png(png(corp, channel, host=host), title=title or channel.name, text=text,
-                                     footer=corp.name)
+                                     footer=corp.name, font=current_app.config["POSTER_FONT"])

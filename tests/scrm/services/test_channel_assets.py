@@ -168,24 +168,21 @@ def test_the_discovered_font_draws_chinese_glyphs():
     assert not _draws_chinese(ImageFont.load_default(64))
 
 
-def test_font_from_scrm_poster_font_is_used(monkeypatch, tmp_path):
+def test_font_from_scrm_poster_font_is_used(tmp_path):
     own = tmp_path / "own-cjk.ttc"
     shutil.copyfile(ca.poster_font_path(), own)
-    monkeypatch.setenv(ca.FONT_ENV, str(own))
-    assert ca.poster_font_path() == str(own)
+    assert ca.poster_font_path(str(own)) == str(own)
 
 
 def test_missing_scrm_poster_font_falls_back_to_a_system_font(monkeypatch, tmp_path):
     present = tmp_path / "system-cjk.ttc"
     shutil.copyfile(ca.poster_font_path(), present)
     monkeypatch.setattr(ca, "FONT_CANDIDATES", (MISSING, str(present)))
-    monkeypatch.setenv(ca.FONT_ENV, MISSING)
-    assert ca.poster_font_path() == str(present)
+    assert ca.poster_font_path(MISSING) == str(present)
 
 
 def test_no_font_anywhere_raises_a_clear_error(monkeypatch):
     monkeypatch.setattr(ca, "FONT_CANDIDATES", (MISSING, MISSING + "2"))
-    monkeypatch.delenv(ca.FONT_ENV, raising=False)
     with pytest.raises(RuntimeError, match="SCRM_POSTER_FONT") as err:
         ca.poster_png(ca.qr_png(URL), title="渠道")
     assert "fonts-wqy-microhei" in str(err.value)
@@ -194,9 +191,8 @@ def test_no_font_anywhere_raises_a_clear_error(monkeypatch):
 def test_a_font_file_that_is_no_font_raises_a_clear_error(monkeypatch, tmp_path):
     bogus = tmp_path / "bogus.ttf"
     bogus.write_bytes(b"not a font")
-    monkeypatch.setenv(ca.FONT_ENV, str(bogus))
     with pytest.raises(RuntimeError, match="SCRM_POSTER_FONT"):
-        ca.poster_font(40)
+        ca.poster_font(40, str(bogus))
 
 
 def test_poster_of_bytes_that_are_no_image_raises_value_error():
