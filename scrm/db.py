@@ -1,4 +1,11 @@
-"""The one commit point: services run their writes inside `unit_of_work()` (or `@transactional`)."""
+"""The one commit point: services run their writes inside `unit_of_work()` (or `@transactional`).
+
+The outermost unit commits, or rolls back everything when any part raises. A nested unit is a savepoint on
+databases that keep them reliably (MySQL, PostgreSQL): when it raises, its own writes are undone and the outer
+unit may catch the error and go on. On SQLite a nested unit joins the outer one: pysqlite's own transaction
+handling makes SAVEPOINTs unreliable, and the usual workaround (BEGIN on every read) would change how the
+embedded server's threads lock the file; there an error inside a nested unit should end the outer one too.
+"""
 from __future__ import annotations
 
 import functools
@@ -17,10 +24,23 @@ M = TypeVar("M")
 _depth: ContextVar[int] = ContextVar("scrm_uow_depth", default=0)
 
 
+def _savepoints() -> bool:
+    return db.session.get_bind().dialect.name != "sqlite"
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """Commit once when the outermost unit ends, roll back everything if any part raises."""
+    """Commit once when the outermost unit ends, roll back everything if any part raises; a nested unit is a
+    savepoint (see above)."""
     depth = _depth.get()
+    if depth and _savepoints():
+        token = _depth.set(depth + 1)
+        try:
+            with db.session.begin_nested():
+                yield db.session
+        finally:
+            _depth.reset(token)
+        return
     token = _depth.set(depth + 1)
     try:
         yield db.session
@@ -32,6 +52,11 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         _depth.reset(token)
+
+
+def in_unit() -> bool:
+    """True inside a unit of work (a host write must not happen there: see docs/architecture.md)."""
+    return _depth.get() > 0
 
 
 def transactional(fn: F) -> F:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from flask import abort, g
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from scrm.api.auth import require_token
-from scrm.extensions import db
 from scrm.api.schemas import RenameIn, TagGroupIn, TagIn
-from scrm.models import Employee, GroupChat, GroupMember, Tag, TagGroup
-from scrm.services import tag_library
+from scrm.models import TagGroup
+from scrm.services import group_chats as group_chats_service
+from scrm.services import org, tag_library
 
 bp = Blueprint("directory", __name__, description="Employees and the tag library")
 bp.before_request(require_token)
@@ -18,30 +17,19 @@ bp.before_request(require_token)
 @bp.route("/employees", methods=["GET"])
 def employees():
     """The corp's employees."""
-    rows = db.session.scalars(select(Employee).where(Employee.corp_id == g.principal.corp.id).order_by(Employee.id))
-    return {"items": [{"id": e.id, "host_id": e.host_id, "name": e.name, "status": e.status,
-                       "departments": [d.name for d in e.departments]} for e in rows]}
+    return {"items": org.list_employees(g.principal.corp)}
 
 
 @bp.route("/tag-groups", methods=["GET"])
 def tag_groups():
     """The corp's tag library, groups with their tags."""
-    groups = db.session.scalars(select(TagGroup).where(TagGroup.corp_id == g.principal.corp.id,
-                                                       TagGroup.deleted.is_(False)).order_by(TagGroup.order))
-    return {"items": [_group_json(grp) for grp in groups]}
+    return {"items": [_group_json(grp) for grp in tag_library.list_groups(g.principal.corp)]}
 
 
 @bp.route("/group-chats", methods=["GET"])
 def group_chats():
     """The corp's customer group chats with their member counts."""
-    from sqlalchemy import func
-
-    counts = dict(db.session.execute(select(GroupMember.group_chat_id, func.count()).join(GroupChat).where(
-        GroupChat.corp_id == g.principal.corp.id, GroupMember.left_at.is_(None))
-        .group_by(GroupMember.group_chat_id)).all())
-    chats = db.session.scalars(select(GroupChat).where(GroupChat.corp_id == g.principal.corp.id).order_by(GroupChat.id))
-    return {"items": [{"id": c.id, "name": c.name, "status": c.status, "owner_id": c.owner_id,
-                       "members": counts.get(c.id, 0)} for c in chats]}
+    return {"items": group_chats_service.list_group_chats(g.principal.corp)}
 
 
 def _admin() -> None:

@@ -1,7 +1,7 @@
 """Customer group chats: kept current from the host, with joins and leaves on the customers' timelines."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scrm.events import GroupChatChanged
 from scrm.extensions import db
@@ -98,3 +98,12 @@ def on_group_chat_changed(corp: Corp, event: GroupChatChanged, host: Host, ctx) 
         _chat(corp, event.chat_id).status = "dismissed"
         return
     apply_group_chat(corp, hc, ctx, event.occurred_at)
+
+
+def list_group_chats(corp: Corp) -> list[dict]:
+    """The corp's customer group chats with their current member counts."""
+    counts = dict(db.session.execute(select(GroupMember.group_chat_id, func.count()).join(GroupChat).where(
+        GroupChat.corp_id == corp.id, GroupMember.left_at.is_(None)).group_by(GroupMember.group_chat_id)).all())
+    chats = db.session.scalars(select(GroupChat).where(GroupChat.corp_id == corp.id).order_by(GroupChat.id))
+    return [{"id": c.id, "name": c.name, "status": c.status, "owner_id": c.owner_id, "members": counts.get(c.id, 0)}
+            for c in chats]

@@ -196,13 +196,13 @@ def mark_enqueued(ids: list[int], at: datetime | None = None) -> None:
 def claim(row: InboxEvent, lease: timedelta) -> bool:
     """Take the row for this worker until the lease ends; False when another worker holds it."""
     now = utcnow()
-    result = db.session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == row.id, or_(InboxEvent.status == "pending",
-                                            (InboxEvent.status == "processing") & (InboxEvent.locked_until < now)))
-        .values(status="processing", attempts=InboxEvent.attempts + 1, locked_until=now + lease)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
+    with unit_of_work():  # its own unit: other workers must see the lease at once
+        result = db.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == row.id, or_(InboxEvent.status == "pending",
+                                                (InboxEvent.status == "processing") & (InboxEvent.locked_until < now)))
+            .values(status="processing", attempts=InboxEvent.attempts + 1, locked_until=now + lease)
+            .execution_options(synchronize_session=False))
     return result.rowcount == 1
 
 

@@ -110,3 +110,10 @@ def on_department_changed(corp: Corp, event: DepartmentChanged, host: Host, ctx)
             id=host_id, name=event.details.get("Name") or host_id, parent_id=event.details.get("ParentId"),
             order=int(event.details.get("Order") or 0))
         upsert_department(corp, hd)
+
+
+def list_employees(corp: Corp) -> list[dict]:
+    """The corp's employees with their departments' names."""
+    rows = db.session.scalars(select(Employee).where(Employee.corp_id == corp.id).order_by(Employee.id))
+    return [{"id": e.id, "host_id": e.host_id, "name": e.name, "status": e.status,
+             "departments": [d.name for d in e.departments]} for e in rows]

@@ -107,3 +107,9 @@ def delete(corp: Corp, *, group_id: int | None = None, tag_id: int | None = None
         for tag in item.tags if group_id is not None else []:
             tag.deleted = True
         db.session.execute(sa_delete(RelationshipTag).where(RelationshipTag.tag_id.in_(gone)))
+
+
+def list_groups(corp: Corp) -> list[TagGroup]:
+    """The corp's tag library: its groups in order (each with its tags)."""
+    return list(db.session.scalars(select(TagGroup).where(TagGroup.corp_id == corp.id, TagGroup.deleted.is_(False))
+                                   .order_by(TagGroup.order)))

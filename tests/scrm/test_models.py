@@ -93,3 +93,18 @@ def test_nested_unit_commits_once_at_the_outermost(db, monkeypatch):
         with unit_of_work():
             db.session.add(Employee(corp_id=corp.id, host_id="c", name="C"))
     assert commits == [1]
+
+
+def test_a_nested_unit_is_a_savepoint(db):
+    """A failed nested unit undoes its own writes and the outer unit goes on (SQLite: it joins the outer unit)."""
+    corp = make_corp()
+    with unit_of_work():
+        db.session.add(Employee(corp_id=corp.id, host_id="kept", name="留下"))
+        with pytest.raises(RuntimeError):
+            with unit_of_work():
+                db.session.add(Employee(corp_id=corp.id, host_id="undone", name="撤销"))
+                db.session.flush()
+                raise RuntimeError("boom")
+    kept = set(db.session.scalars(select(Employee.host_id).where(Employee.corp_id == corp.id)))
+    savepoints = db.session.get_bind().dialect.name != "sqlite"
+    assert kept == ({"kept"} if savepoints else {"kept", "undone"})
