@@ -4,6 +4,7 @@ the allocated employee as follower and the channel's labels, records the relatio
 """
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relati
 from scrm.services import channels, timeline
 from scrm.services.corps import host_for
 from scrm.services.relations import apply_follow, upsert_customer
+
+log = logging.getLogger(__name__)
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")  # a mainland China mobile number
 NAME_MAX = 32
@@ -95,42 +98,55 @@ def _receiver(corp: Corp, channel: Channel, employee_id: int | None) -> Employee
 
 def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: int | None = None,
              host: Host | None = None) -> Registration:
-    """Create the customer on the host with the channel's employee, labels and remark, then record them here."""
+    """Create the customer on the host with the channel's employee, labels and remark, then record them here.
+
+    Nothing is locked while the host creates the contact: the channel is read, the host is called, and the
+    contact is recorded in a unit of its own (also when the channel closed meanwhile: the host has the contact)."""
     name, mobile = clean_name(name), clean_mobile(mobile)
     if not consent:
         raise ValidationError("consent", "请阅读并同意个人信息使用说明")
+    channel = _open(db.session.scalar(select(Channel).where(Channel.code == code)))
+    corp = db.session.get(Corp, channel.corp_id)
+    host = host or host_for(corp)
+    known = _registered(corp, mobile)
+    if known is not None:
+        return known
+    employee = _receiver(corp, channel, employee_id)
+    labels = list(db.session.scalars(select(Tag.host_id).where(
+        Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
+    remark = channels.remark_for(corp, channel, name, employee.name)
+    state, channel_id = channel.state, channel.id
+    try:
+        host_id = host.create_customer(employee.host_id, name, mobile, state=state, tag_ids=labels, remark=remark)
+    except HostError as exc:
+        if exc.errcode == EXISTS:
+            raise ValidationError("mobile", "该手机号已登记") from None
+        raise
+    # the contact exists on the host now; the labels and remark went with it, so what follows is local
     with unit_of_work():
-        channel = _open(db.session.scalar(select(Channel).where(Channel.code == code).with_for_update()))
-        corp = db.session.get(Corp, channel.corp_id)
-        host = host or host_for(corp)
-        known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
-        if known is not None:
-            follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
-                                         .where(Relationship.customer_id == known.id,
-                                                Relationship.status == "active"))
-            if follower is not None:
-                return Registration(known, follower, created=False)
-        employee = _receiver(corp, channel, employee_id)
-        labels = list(db.session.scalars(select(Tag.host_id).where(
-            Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
-        remark = channels.remark_for(corp, channel, name, employee.name)
-        try:
-            host_id = host.create_customer(employee.host_id, name, mobile, state=channel.state, tag_ids=labels,
-                                           remark=remark)
-        except HostError as exc:
-            if exc.errcode == EXISTS:
-                raise ValidationError("mobile", "该手机号已登记") from None
-            raise
-        # the contact exists on the host now; the labels and remark went with it, so what follows is local
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
         follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
-                            state=channel.state)
-        rel, change = apply_follow(corp, customer, employee, follow, host, state=channel.state)
+                            state=state)
+        rel, change = apply_follow(corp, customer, employee, follow, host, state=state)
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
                         kind=change or "added", channel_id=rel.channel_id, occurred_at=rel.started_at,
-                        payload={"state": channel.state, "channel_id": rel.channel_id, "source": "landing"})
-        channels.apply_add_rules(corp, rel, customer, employee, host)
+                        payload={"state": state, "channel_id": rel.channel_id, "source": "landing"})
+        owed = channels.rules_for(corp, rel, customer, employee)
+        if owed is not None:
+            channels.record_rules(owed)  # its host part (labels, remark) went with the contact
+    channels.use_up_code(corp, owed, host)
+    log.debug("landing: customer %s registered through channel %s", customer.id, channel_id)
     return Registration(customer, employee, created=True)
+
+
+def _registered(corp: Corp, mobile: str) -> Registration | None:
+    """This mobile's registration when it has one already: the customer and the employee following them."""
+    known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
+    if known is None:
+        return None
+    follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
+                                 .where(Relationship.customer_id == known.id, Relationship.status == "active"))
+    return Registration(known, follower, created=False) if follower is not None else None
 
 
 def notification(channel: Channel, registration: Registration) -> str:
