@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from scrm.db import unit_of_work
@@ -16,7 +17,7 @@ from scrm.errors import DomainError, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostError, HostFollow
 from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relationship, Tag, utcnow
-from scrm.services import channels, timeline
+from scrm.services import channels, placeholders, timeline, welcome
 from scrm.services.corps import host_for
 from scrm.services.relations import apply_follow, upsert_customer
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")  # a mainland China mobile number
 NAME_MAX = 32
 EXISTS = 22005  # DingTalk: the external contact exists already
+NOTIFY_TASK = "scrm.channels.notify"
 
 
 class LandingClosed(DomainError):
@@ -47,6 +49,28 @@ class Registration:
     created: bool  # False: this mobile was registered already
 
 
+@dataclass
+class Submission:
+    """What a landing form came to: a registration, or the input error and whom the form shows again."""
+
+    channel: Channel
+    corp_name: str
+    registration: Registration | None = None
+    error: ValidationError | None = None
+    employee: Employee | None = None
+
+
+@dataclass
+class Thanks:
+    """The thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
+
+    channel: Channel
+    corp_name: str
+    customer: Customer
+    employee: Employee
+    welcome_lines: list[str] = field(default_factory=list)
+
+
 def _open(channel: Channel | None) -> Channel:
     if channel is None:
         raise NotFound("no such channel code")
@@ -60,6 +84,11 @@ def open_landing(code: str) -> Landing:
     channel = _open(channels.by_code(code))
     corp = db.session.get(Corp, channel.corp_id)
     return Landing(corp, channel, channels.pick_employee(corp, channel))
+
+
+def corp_name(channel: Channel) -> str:
+    corp = db.session.get(Corp, channel.corp_id)
+    return corp.name if corp else ""
 
 
 def clean_name(value: str | None) -> str:
@@ -147,6 +176,57 @@ def _registered(corp: Corp, mobile: str) -> Registration | None:
     follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
                                  .where(Relationship.customer_id == known.id, Relationship.status == "active"))
     return Registration(known, follower, created=False) if follower is not None else None
+
+
+def submit(code: str, *, name: str, mobile: str, consent: bool, shown: tuple[int, int] | None = None,
+           host: Host | None = None) -> Submission:
+    """The landing form: register the customer (`shown` is the channel and employee the page showed, from its
+    signed token), then queue the employee's notification; an input error comes back with the form's employee."""
+    channel = channels.by_code(code)
+    if channel is None or channel.qr_url:  # a host contact way has no form: customers scan its QR code
+        raise NotFound("no landing form for this code")
+    employee_id = shown[1] if shown and shown[0] == channel.id else None
+    try:
+        registration = register(code, name=name, mobile=mobile, consent=consent, employee_id=employee_id, host=host)
+    except ValidationError as exc:
+        employee = still_member(channel, employee_id) or open_landing(code).employee
+        return Submission(channel, corp_name(channel), error=exc, employee=employee)
+    if registration.created:
+        _queue_notification(channel, registration)
+    return Submission(channel, corp_name(channel), registration=registration, employee=registration.employee)
+
+
+def _queue_notification(channel: Channel, registration: Registration) -> None:
+    """Queue the employee's work notification; the registration is committed already, so a failure here is
+    logged rather than shown to the customer (the customer is in the CRM either way)."""
+    try:
+        current_app.extensions["celery"].tasks[NOTIFY_TASK].apply_async(args=[
+            registration.customer.corp_id, registration.employee.host_id, notification(channel, registration)])
+    except Exception:  # noqa: BLE001 (broker down, or the host refused in eager mode)
+        log.exception("could not notify employee %s of customer %s", registration.employee.id,
+                      registration.customer.id)
+
+
+def notify_employee(corp_id: int, employee_host_id: str, text: str, *, host: Host | None = None) -> None:
+    """Send an employee a work notification (a customer was added to them through a channel)."""
+    (host or host_for(db.session.get(Corp, corp_id))).send_app_message([employee_host_id], text)
+
+
+def thanks(code: str, customer_id: object, employee_id: object, channel_id: object) -> Thanks | None:
+    """The thank-you page of one of this channel's registrations, or None when the (signed) link names none."""
+    channel = channels.by_code(code)
+    if channel is None:
+        raise NotFound("no such channel code")
+    if channel_id != channel.id:
+        return None
+    customer = db.session.get(Customer, customer_id) if isinstance(customer_id, int) else None
+    employee = db.session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    if customer is None or employee is None or customer.corp_id != channel.corp_id:
+        return None
+    content = welcome.content_for(db.session.get(Corp, channel.corp_id), channel) or {}
+    text = placeholders.render(content.get("text") or "", {
+        "customer_name": customer.name, "employee_name": employee.name, "channel": channel.name})
+    return Thanks(channel, corp_name(channel), customer, employee, text.splitlines() if text.strip() else [])
 
 
 def notification(channel: Channel, registration: Registration) -> str:
