@@ -1,7 +1,7 @@
 """The public landing page of a channel code (`/h5/c/<code>`), opened by customers who scanned its QR code.
 
 DingTalk has no contact ways: the page shows the employee the rules allocate and a form (name, mobile, consent)
-that `services.landing.register` turns into an external contact. WeCom channels have the host's own QR code:
+that `services.landing.submit` turns into an external contact. WeCom channels have the host's own QR code:
 the page shows it for the customer to long-press. Views parse input, call one service, and map domain errors to
 pages; every response carries a strict Content-Security-Policy (no script, no external URL).
 """
@@ -18,11 +18,10 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as CSRFError
 
-from scrm.errors import NotFound, ValidationError
-from scrm.extensions import db
+from scrm.errors import NotFound
 from scrm.host import HostError
-from scrm.models import Channel, Corp, Customer, Employee
-from scrm.services import channel_qr, channels, landing, placeholders, welcome
+from scrm.models import Channel, Employee
+from scrm.services import channel_qr, landing
 from scrm.services.landing import LandingClosed
 
 log = logging.getLogger(__name__)
@@ -107,17 +106,18 @@ def employee_token(channel: Channel, employee: Employee) -> str:
     return _serializer(EMPLOYEE_SALT).dumps({"c": channel.id, "e": employee.id})
 
 
-def shown_employee_id(channel: Channel, token: str | None) -> int | None:
-    """The employee id the page showed, from its signed token; None (allocate again) if forged or expired."""
+def shown(token: str | None) -> tuple[int, int] | None:
+    """The channel and employee ids the page showed, from its signed token; None (allocate again) if forged or
+    expired."""
     if not token:
         return None
     try:
         data = _serializer(EMPLOYEE_SALT).loads(token, max_age=EMPLOYEE_TOKEN_MAX_AGE)
     except BadData:
         return None
-    if not isinstance(data, dict) or data.get("c") != channel.id or not isinstance(data.get("e"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("c"), int) or not isinstance(data.get("e"), int):
         return None
-    return data["e"]
+    return data["c"], data["e"]
 
 
 def _done_token(channel: Channel, registration: landing.Registration) -> str:
@@ -140,17 +140,12 @@ def _card(employee: Employee | None) -> dict | None:
     return {"name": employee.name, "position": employee.position or ""}
 
 
-def _form(channel: Channel, employee: Employee | None, *, values: dict | None = None, errors: dict | None = None,
-          status: int = 200) -> ResponseReturnValue:
+def _form(channel: Channel, employee: Employee | None, corp_name: str, *, values: dict | None = None,
+          errors: dict | None = None, status: int = 200) -> ResponseReturnValue:
     return render_template(
         "h5/landing.html", channel=channel, employee=_card(employee), values=values or {}, errors=errors or {},
         csrf_token=generate_csrf(), employee_token=employee_token(channel, employee) if employee else "",
-        name_max=landing.NAME_MAX, corp_name=_corp_name(channel)), status
-
-
-def _corp_name(channel: Channel) -> str:
-    corp = db.session.get(Corp, channel.corp_id)
-    return corp.name if corp else ""
+        name_max=landing.NAME_MAX, corp_name=corp_name), status
 
 
 @bp.get("/c/<code>")
@@ -158,10 +153,10 @@ def landing_page(code: str):
     """The channel's landing page: the QR code of a host contact way, or our own form (DingTalk)."""
     land = landing.open_landing(code)
     if land.channel.qr_url:
-        return render_template("h5/qr.html", channel=land.channel, corp_name=_corp_name(land.channel))
+        return render_template("h5/qr.html", channel=land.channel, corp_name=land.corp.name if land.corp else "")
     if land.employee is None:
         raise LandingClosed(f"channel {land.channel.id} has nobody to receive customers now")
-    return _form(land.channel, land.employee)
+    return _form(land.channel, land.employee, land.corp.name if land.corp else "")
 
 
 @bp.get("/c/<code>/qr.png")
@@ -176,65 +171,35 @@ def landing_qr(code: str):
 
 @bp.post("/c/<code>")
 def landing_submit(code: str):
-    """The form: checked token, then `landing.register`; the employee hears of a new customer by notification."""
+    """The form: checked token, then `landing.submit`; the employee hears of a new customer by notification."""
     try:
         validate_csrf(request.form.get("csrf_token"))
     except CSRFError:
         return _error(400, "页面已过期", "页面已过期或来源无效，请返回后刷新页面再提交。")
-    channel = channels.by_code(code)
-    if channel is None or channel.qr_url:  # a host contact way has no form: customers scan its QR code
-        raise NotFound("no landing form for this code")
     values = {"name": request.form.get("name", ""), "mobile": request.form.get("mobile", ""),
               "consent": request.form.get("consent", "").lower() in CONSENT_VALUES}
-    shown = shown_employee_id(channel, request.form.get("t"))
-    try:
-        registration = landing.register(code, name=values["name"], mobile=values["mobile"],
-                                        consent=values["consent"], employee_id=shown)
-    except ValidationError as exc:
-        db.session.rollback()
-        return _form(channel, landing.still_member(channel, shown) or landing.open_landing(code).employee, values=values,
-                     errors={exc.field: exc.message}, status=422)
-    channel = db.session.get(Channel, channel.id)
-    if registration.created:
-        _notify(channel, registration)
-    return redirect(url_for("h5.landing_done", code=code, t=_done_token(channel, registration)), code=303)
-
-
-def _notify(channel: Channel, registration: landing.Registration) -> None:
-    """Queue the employee's work notification; the registration is committed already, so a failure here is
-    logged rather than shown to the customer (the customer is in the CRM either way)."""
-    from tasks.channels import notify
-
-    try:
-        notify.apply_async(args=[registration.customer.corp_id, registration.employee.host_id,
-                                 landing.notification(channel, registration)])
-    except Exception:  # noqa: BLE001 (broker down, or the host refused in eager mode)
-        log.exception("could not notify employee %s of customer %s", registration.employee.id,
-                      registration.customer.id)
+    done = landing.submit(code, name=values["name"], mobile=values["mobile"], consent=values["consent"],
+                          shown=shown(request.form.get("t")))
+    if done.error is not None:
+        return _form(done.channel, done.employee, done.corp_name, values=values,
+                     errors={done.error.field: done.error.message}, status=422)
+    return redirect(url_for("h5.landing_done", code=code, t=_done_token(done.channel, done.registration)), code=303)
 
 
 @bp.get("/c/<code>/done")
 def landing_done(code: str):
     """Thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
-    channel = channels.by_code(code)
-    if channel is None:
-        raise NotFound("no such channel code")
     try:
         data = _serializer(DONE_SALT).loads(request.args.get("t", ""), max_age=DONE_TOKEN_MAX_AGE)
     except BadData:
         data = None
-    if not isinstance(data, dict) or data.get("c") != channel.id:
+    data = data if isinstance(data, dict) else {}
+    page = landing.thanks(code, data.get("cu"), data.get("e"), data.get("c"))
+    if page is None:
         return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
-    customer = db.session.get(Customer, data.get("cu")) if isinstance(data.get("cu"), int) else None
-    employee = db.session.get(Employee, data.get("e")) if isinstance(data.get("e"), int) else None
-    if customer is None or employee is None or customer.corp_id != channel.corp_id:
-        return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
-    content = welcome.content_for(db.session.get(Corp, channel.corp_id), channel) or {}
-    text = placeholders.render(content.get("text") or "", {
-        "customer_name": customer.name, "employee_name": employee.name, "channel": channel.name})
-    return render_template("h5/done.html", channel=channel, employee=_card(employee), customer_name=customer.name,
-                           welcome_lines=text.splitlines() if text.strip() else [],
-                           corp_name=_corp_name(channel))
+    return render_template("h5/done.html", channel=page.channel, employee=_card(page.employee),
+                           customer_name=page.customer.name, welcome_lines=page.welcome_lines,
+                           corp_name=page.corp_name)
 
 
 # ---------------------------------------------------------------- domain errors as pages
@@ -252,7 +217,6 @@ def _closed(exc):
 
 @bp.errorhandler(HostError)
 def _host_error(exc: HostError):
-    db.session.rollback()
     log.warning("landing page: the host refused: %s", exc)
     return _error(502, "系统繁忙，请稍后再试", "系统繁忙，请稍后再试。您的信息未被保存。")
 

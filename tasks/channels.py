@@ -5,11 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from scrm.extensions import db
 from scrm.host import HostRateLimited, HostUnavailable
-from scrm.models import Corp
-from scrm.services import channels
-from scrm.services.corps import host_for
+from scrm.services import channels, landing
 
 #: The host lets 5 tag or remark edits run at once per corp: an add waiting for a slot tries again later, freeing
 #: its worker for welcomes meanwhile (a campaign burst can keep the slots busy for minutes). A sync or a salesperson
@@ -30,8 +27,8 @@ def sweep() -> dict:
     return channels.sweep()
 
 
-@shared_task(name="scrm.channels.notify", autoretry_for=(HostRateLimited, HostUnavailable), max_retries=5,
+@shared_task(name=landing.NOTIFY_TASK, autoretry_for=(HostRateLimited, HostUnavailable), max_retries=5,
              retry_backoff=True)
 def notify(corp_id: int, employee_host_id: str, text: str) -> None:
     """Send an employee a work notification (a customer was added to them through a channel)."""
-    host_for(db.session.get(Corp, corp_id)).send_app_message([employee_host_id], text)
+    landing.notify_employee(corp_id, employee_host_id, text)

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from scrm.api.auth import require_token
-from scrm.api.schemas import ChannelIn, ChannelPatch, CostsPut, PosterQuery, StatsQuery, WelcomeIn
+from scrm.api.schemas import (ChannelIn, ChannelList, ChannelOut, ChannelPatch, CostsPut, PosterQuery, StatsQuery,
+                              WelcomeIn)
 from scrm.errors import ValidationError
 from scrm.services import channel_qr, channel_stats, channels, media, welcome
 
@@ -21,56 +22,56 @@ def _marketer() -> None:
         abort(403, description="only admin and manager tokens edit channels and welcome messages")
 
 
-def _out(channel) -> dict:
-    base = f"{request.script_root}/api/v1/channels/{channel.id}"
-    return {**channels.describe(channel), "landing_url": channel_qr.landing_url(channel),
-            "files": {"qr_png": f"{base}/qr.png", "qr_svg": f"{base}/qr.svg", "poster": f"{base}/poster.png"}}
-
-
 @bp.route("/channels")
-class ChannelList(MethodView):
+class Channels(MethodView):
+    @bp.response(200, ChannelList)
     def get(self):
         """The corp's channel codes (deleted ones are kept for their statistics, not listed)."""
-        return {"items": [_out(c) for c in channels.list_channels(g.principal.corp)]}
+        return {"items": channels.list_channels(g.principal.corp)}
 
     @bp.arguments(ChannelIn)
+    @bp.response(201, ChannelOut)
     def post(self, body):
         """Create a channel code (on WeCom: a contact way with the channel's state)."""
         _marketer()
-        return _out(channels.create_channel(g.principal.corp, body)), 201
+        return channels.create_channel(g.principal.corp, body)
 
 
 @bp.route("/channels/<int:channel_id>")
 class ChannelItem(MethodView):
+    @bp.response(200, ChannelOut)
     def get(self, channel_id):
         """One channel code."""
-        return _out(channels.get_channel(g.principal.corp, channel_id))
+        return channels.get_channel(g.principal.corp, channel_id)
 
     @bp.arguments(ChannelPatch)
+    @bp.response(200, ChannelOut)
     def patch(self, body, channel_id):
         """Edit a channel code; its QR code stays the same."""
         _marketer()
-        return _out(channels.update_channel(g.principal.corp, channel_id, body))
+        return channels.update_channel(g.principal.corp, channel_id, body)
 
+    @bp.response(204)
     def delete(self, channel_id):
         """Delete a channel code (its statistics stay)."""
         _marketer()
         channels.delete_channel(g.principal.corp, channel_id)
-        return "", 204
 
 
 @bp.route("/channels/<int:channel_id>/pause", methods=["POST"])
+@bp.response(200, ChannelOut)
 def pause(channel_id):
     """Stop taking customers (WeCom deletes the contact way: resuming makes a new QR code)."""
     _marketer()
-    return _out(channels.pause_channel(g.principal.corp, channel_id))
+    return channels.pause_channel(g.principal.corp, channel_id)
 
 
 @bp.route("/channels/<int:channel_id>/resume", methods=["POST"])
+@bp.response(200, ChannelOut)
 def resume(channel_id):
     """Take customers again."""
     _marketer()
-    return _out(channels.resume_channel(g.principal.corp, channel_id))
+    return channels.resume_channel(g.principal.corp, channel_id)
 
 
 def _file(data: bytes, mimetype: str, name: str) -> Response:

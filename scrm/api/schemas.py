@@ -1,7 +1,11 @@
 """Request and response schemas (marshmallow: unknown fields raise, so typos are refused, not ignored)."""
 from __future__ import annotations
 
+from flask import request
 from marshmallow import RAISE, Schema, fields, validate
+
+from scrm.services import channel_qr
+from scrm.services.channels import ALLOCATIONS, WELCOME_MODES
 
 
 class Strict(Schema):
@@ -94,12 +98,12 @@ class ChannelPatch(Strict):
     name = fields.Str()
     state = fields.Str(metadata={"description": "attribution key, at most 30 characters; generated if left out"})
     members = fields.List(fields.Nested(MemberIn))
-    allocation = fields.Str(validate=validate.OneOf(["round_robin", "weighted"]))
+    allocation = fields.Str(validate=validate.OneOf(ALLOCATIONS))
     skip_verify = fields.Bool()
     remark = fields.Str(allow_none=True)
     tags = fields.List(fields.Int())
     remark_template = fields.Str(allow_none=True, metadata={"description": "e.g. {channel}-{date}"})
-    welcome_mode = fields.Str(validate=validate.OneOf(["channel", "default", "none"]))
+    welcome_mode = fields.Str(validate=validate.OneOf(WELCOME_MODES))
     welcome = fields.Nested(WelcomeIn, allow_none=True)
     temporary = fields.Bool(metadata={"description": "a one-time code, used up by its first customer"})
     expires_at = fields.DateTime(allow_none=True)
@@ -108,6 +112,62 @@ class ChannelPatch(Strict):
 class ChannelIn(ChannelPatch):
     name = fields.Str(required=True)
     members = fields.List(fields.Nested(MemberIn), required=True)
+
+
+class UtcTime(fields.Field):
+    """A naive UTC time as ISO 8601 with a trailing Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value.isoformat() + "Z" if value else None
+
+
+class MemberOut(Schema):
+    employee_id = fields.Int()
+    weight = fields.Int()
+    daily_cap = fields.Int(allow_none=True)
+    backup = fields.Bool(attribute="is_backup")
+    schedule = fields.Dict(allow_none=True)
+
+
+class ChannelFiles(Schema):
+    qr_png = fields.Str()
+    qr_svg = fields.Str()
+    poster = fields.Str()
+
+
+class ChannelOut(Schema):
+    """A channel code as the API shows it."""
+
+    id = fields.Int()
+    name = fields.Str()
+    state = fields.Str()
+    code = fields.Str(metadata={"description": "public key of the landing page and of the QR files"})
+    status = fields.Str(metadata={"description": "active, paused, used, expired"})
+    allocation = fields.Str(metadata={"enum": list(ALLOCATIONS)})
+    skip_verify = fields.Bool()
+    remark = fields.Str(allow_none=True)
+    remark_template = fields.Str(allow_none=True)
+    temporary = fields.Bool()
+    expires_at = UtcTime(allow_none=True)
+    welcome_mode = fields.Str(metadata={"enum": list(WELCOME_MODES)})
+    welcome = fields.Function(lambda c: c.welcome or {}, metadata={"description": "{text, attachments}"})
+    members = fields.List(fields.Nested(MemberOut))
+    tags = fields.Function(lambda c: [t.tag_id for t in c.tags], metadata={"description": "tag ids"})
+    listed_user_ids = fields.Function(lambda c: c.listed_user_ids or [],
+                                      metadata={"description": "whom the host's contact way lists now"})
+    config_id = fields.Str(allow_none=True, metadata={"description": "the host's contact way"})
+    created_at = UtcTime()
+    landing_url = fields.Function(lambda c: channel_qr.landing_url(c))
+    files = fields.Function(lambda c: _files(c), metadata={"description": "QR code (PNG, SVG) and poster"})
+
+
+def _files(channel) -> dict:
+    base = f"{request.script_root}/api/v1/channels/{channel.id}"
+    return ChannelFiles().dump({"qr_png": f"{base}/qr.png", "qr_svg": f"{base}/qr.svg", "poster": f"{base}/poster.png"})
+
+
+class ChannelList(Schema):
+    items = fields.List(fields.Nested(ChannelOut))
 
 
 class StatsQuery(Strict):

@@ -4,10 +4,12 @@ the allocated employee as follower and the channel's labels, records the relatio
 """
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from scrm.db import unit_of_work
@@ -15,13 +17,16 @@ from scrm.errors import DomainError, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostError, HostFollow
 from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relationship, Tag, utcnow
-from scrm.services import channels, timeline
+from scrm.services import channels, placeholders, timeline, welcome
 from scrm.services.corps import host_for
 from scrm.services.relations import apply_follow, upsert_customer
+
+log = logging.getLogger(__name__)
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")  # a mainland China mobile number
 NAME_MAX = 32
 EXISTS = 22005  # DingTalk: the external contact exists already
+NOTIFY_TASK = "scrm.channels.notify"
 
 
 class LandingClosed(DomainError):
@@ -44,6 +49,28 @@ class Registration:
     created: bool  # False: this mobile was registered already
 
 
+@dataclass
+class Submission:
+    """What a landing form came to: a registration, or the input error and whom the form shows again."""
+
+    channel: Channel
+    corp_name: str
+    registration: Registration | None = None
+    error: ValidationError | None = None
+    employee: Employee | None = None
+
+
+@dataclass
+class Thanks:
+    """The thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
+
+    channel: Channel
+    corp_name: str
+    customer: Customer
+    employee: Employee
+    welcome_lines: list[str] = field(default_factory=list)
+
+
 def _open(channel: Channel | None) -> Channel:
     if channel is None:
         raise NotFound("no such channel code")
@@ -57,6 +84,11 @@ def open_landing(code: str) -> Landing:
     channel = _open(channels.by_code(code))
     corp = db.session.get(Corp, channel.corp_id)
     return Landing(corp, channel, channels.pick_employee(corp, channel))
+
+
+def corp_name(channel: Channel) -> str:
+    corp = db.session.get(Corp, channel.corp_id)
+    return corp.name if corp else ""
 
 
 def clean_name(value: str | None) -> str:
@@ -95,42 +127,106 @@ def _receiver(corp: Corp, channel: Channel, employee_id: int | None) -> Employee
 
 def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: int | None = None,
              host: Host | None = None) -> Registration:
-    """Create the customer on the host with the channel's employee, labels and remark, then record them here."""
+    """Create the customer on the host with the channel's employee, labels and remark, then record them here.
+
+    Nothing is locked while the host creates the contact: the channel is read, the host is called, and the
+    contact is recorded in a unit of its own (also when the channel closed meanwhile: the host has the contact)."""
     name, mobile = clean_name(name), clean_mobile(mobile)
     if not consent:
         raise ValidationError("consent", "请阅读并同意个人信息使用说明")
+    channel = _open(db.session.scalar(select(Channel).where(Channel.code == code)))
+    corp = db.session.get(Corp, channel.corp_id)
+    host = host or host_for(corp)
+    known = _registered(corp, mobile)
+    if known is not None:
+        return known
+    employee = _receiver(corp, channel, employee_id)
+    labels = list(db.session.scalars(select(Tag.host_id).where(
+        Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
+    remark = channels.remark_for(corp, channel, name, employee.name)
+    state, channel_id = channel.state, channel.id
+    try:
+        host_id = host.create_customer(employee.host_id, name, mobile, state=state, tag_ids=labels, remark=remark)
+    except HostError as exc:
+        if exc.errcode == EXISTS:
+            raise ValidationError("mobile", "该手机号已登记") from None
+        raise
+    # the contact exists on the host now; the labels and remark went with it, so what follows is local
     with unit_of_work():
-        channel = _open(db.session.scalar(select(Channel).where(Channel.code == code).with_for_update()))
-        corp = db.session.get(Corp, channel.corp_id)
-        host = host or host_for(corp)
-        known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
-        if known is not None:
-            follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
-                                         .where(Relationship.customer_id == known.id,
-                                                Relationship.status == "active"))
-            if follower is not None:
-                return Registration(known, follower, created=False)
-        employee = _receiver(corp, channel, employee_id)
-        labels = list(db.session.scalars(select(Tag.host_id).where(
-            Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
-        remark = channels.remark_for(corp, channel, name, employee.name)
-        try:
-            host_id = host.create_customer(employee.host_id, name, mobile, state=channel.state, tag_ids=labels,
-                                           remark=remark)
-        except HostError as exc:
-            if exc.errcode == EXISTS:
-                raise ValidationError("mobile", "该手机号已登记") from None
-            raise
-        # the contact exists on the host now; the labels and remark went with it, so what follows is local
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
         follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
-                            state=channel.state)
-        rel, change = apply_follow(corp, customer, employee, follow, host, state=channel.state)
+                            state=state)
+        rel, change = apply_follow(corp, customer, employee, follow, host, state=state)
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
                         kind=change or "added", channel_id=rel.channel_id, occurred_at=rel.started_at,
-                        payload={"state": channel.state, "channel_id": rel.channel_id, "source": "landing"})
-        channels.apply_add_rules(corp, rel, customer, employee, host)
+                        payload={"state": state, "channel_id": rel.channel_id, "source": "landing"})
+        owed = channels.rules_for(corp, rel, customer, employee)
+        if owed is not None:
+            channels.record_rules(owed)  # its host part (labels, remark) went with the contact
+    channels.use_up_code(corp, owed, host)
+    log.debug("landing: customer %s registered through channel %s", customer.id, channel_id)
     return Registration(customer, employee, created=True)
+
+
+def _registered(corp: Corp, mobile: str) -> Registration | None:
+    """This mobile's registration when it has one already: the customer and the employee following them."""
+    known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
+    if known is None:
+        return None
+    follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
+                                 .where(Relationship.customer_id == known.id, Relationship.status == "active"))
+    return Registration(known, follower, created=False) if follower is not None else None
+
+
+def submit(code: str, *, name: str, mobile: str, consent: bool, shown: tuple[int, int] | None = None,
+           host: Host | None = None) -> Submission:
+    """The landing form: register the customer (`shown` is the channel and employee the page showed, from its
+    signed token), then queue the employee's notification; an input error comes back with the form's employee."""
+    channel = channels.by_code(code)
+    if channel is None or channel.qr_url:  # a host contact way has no form: customers scan its QR code
+        raise NotFound("no landing form for this code")
+    employee_id = shown[1] if shown and shown[0] == channel.id else None
+    try:
+        registration = register(code, name=name, mobile=mobile, consent=consent, employee_id=employee_id, host=host)
+    except ValidationError as exc:
+        employee = still_member(channel, employee_id) or open_landing(code).employee
+        return Submission(channel, corp_name(channel), error=exc, employee=employee)
+    if registration.created:
+        _queue_notification(channel, registration)
+    return Submission(channel, corp_name(channel), registration=registration, employee=registration.employee)
+
+
+def _queue_notification(channel: Channel, registration: Registration) -> None:
+    """Queue the employee's work notification; the registration is committed already, so a failure here is
+    logged rather than shown to the customer (the customer is in the CRM either way)."""
+    try:
+        current_app.extensions["celery"].tasks[NOTIFY_TASK].apply_async(args=[
+            registration.customer.corp_id, registration.employee.host_id, notification(channel, registration)])
+    except Exception:  # noqa: BLE001 (broker down, or the host refused in eager mode)
+        log.exception("could not notify employee %s of customer %s", registration.employee.id,
+                      registration.customer.id)
+
+
+def notify_employee(corp_id: int, employee_host_id: str, text: str, *, host: Host | None = None) -> None:
+    """Send an employee a work notification (a customer was added to them through a channel)."""
+    (host or host_for(db.session.get(Corp, corp_id))).send_app_message([employee_host_id], text)
+
+
+def thanks(code: str, customer_id: object, employee_id: object, channel_id: object) -> Thanks | None:
+    """The thank-you page of one of this channel's registrations, or None when the (signed) link names none."""
+    channel = channels.by_code(code)
+    if channel is None:
+        raise NotFound("no such channel code")
+    if channel_id != channel.id:
+        return None
+    customer = db.session.get(Customer, customer_id) if isinstance(customer_id, int) else None
+    employee = db.session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    if customer is None or employee is None or customer.corp_id != channel.corp_id:
+        return None
+    content = welcome.content_for(db.session.get(Corp, channel.corp_id), channel) or {}
+    text = placeholders.render(content.get("text") or "", {
+        "customer_name": customer.name, "employee_name": employee.name, "channel": channel.name})
+    return Thanks(channel, corp_name(channel), customer, employee, text.splitlines() if text.strip() else [])
 
 
 def notification(channel: Channel, registration: Registration) -> str:

@@ -29,7 +29,7 @@ from scrm.services.corps import host_for
 log = logging.getLogger(__name__)
 
 HANDLERS = {
-    CustomerAdded: channels.on_customer_added,
+    CustomerAdded: channels.on_channel_customer_added,
     CustomerEdited: relations.on_customer_edited,
     CustomerRemovedByEmployee: relations.on_removed_by_employee,
     CustomerRemovedByCustomer: relations.on_removed_by_customer,

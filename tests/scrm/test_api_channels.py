@@ -143,3 +143,63 @@ def test_statistics_as_json_and_csv(client, world, fake_host):
                      world["tokens"]["sales"])
     assert backwards.status_code == 422 and backwards.json["field"] == "to"
     assert call(client, "GET", f"/channels/{made['id']}/stats", world["tokens"]["sales"]).status_code == 422
+
+
+def _as_before(channel) -> dict:
+    """How the API showed a channel before its response had a schema (kept to hold the schema to it)."""
+    iso = lambda v: v.isoformat() + "Z" if v else None  # noqa: E731
+    return {
+        "id": channel.id, "name": channel.name, "state": channel.state, "code": channel.code,
+        "status": channel.status, "allocation": channel.allocation, "skip_verify": channel.skip_verify,
+        "remark": channel.remark, "remark_template": channel.remark_template, "temporary": channel.temporary,
+        "expires_at": iso(channel.expires_at), "welcome_mode": channel.welcome_mode, "welcome": channel.welcome or {},
+        "members": [{"employee_id": m.employee_id, "weight": m.weight, "daily_cap": m.daily_cap,
+                     "backup": m.is_backup, "schedule": m.schedule} for m in channel.members],
+        "tags": [t.tag_id for t in channel.tags], "listed_user_ids": channel.listed_user_ids or [],
+        "config_id": channel.config_id, "created_at": iso(channel.created_at),
+    }
+
+
+def test_channel_responses_follow_their_schema_and_show_what_they_showed(client, world, fake_host):
+    from datetime import timedelta
+
+    from scrm.models import utcnow
+    from scrm.services import channel_qr, channels
+
+    schedule = {"mon": [["09:00", "18:00"]]}
+    made = create(client, world, remark="门店", remark_template="{channel}-{date}", skip_verify=False,
+                  members=[{"employee_id": world["zhang"], "daily_cap": 5, "schedule": schedule}],
+                  temporary=True, expires_at=(utcnow() + timedelta(days=3)).isoformat() + "Z",
+                  welcome={"text": "您好"})
+    assert made.status_code == 201, made.json
+    plain = create(client, world, name="普通").json
+
+    def shown_as_before(body):
+        channel = channels.get_channel(world["corp"], body["id"])
+        base = f"/api/v1/channels/{channel.id}"
+        assert body == {**_as_before(channel), "landing_url": channel_qr.landing_url(channel),
+                        "files": {"qr_png": f"{base}/qr.png", "qr_svg": f"{base}/qr.svg",
+                                  "poster": f"{base}/poster.png"}}
+
+    shown_as_before(made.json)
+    shown_as_before(plain)
+    shown_as_before(call(client, "GET", f"/channels/{plain['id']}", world["tokens"]["sales"]).json)
+    shown_as_before(call(client, "POST", f"/channels/{plain['id']}/pause", world["tokens"]["admin"]).json)
+    listed = call(client, "GET", "/channels", world["tokens"]["sales"]).json["items"]
+    assert [c["id"] for c in listed] == [plain["id"], made.json["id"]] and listed[1]["members"][0]["schedule"] == schedule
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["paths"]["/api/v1/channels/{channel_id}"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/ChannelOut"}
+    out = spec["components"]["schemas"]["ChannelOut"]["properties"]
+    assert {"members", "files", "landing_url", "listed_user_ids"} <= set(out)
+    assert out["allocation"]["enum"] == list(channels.ALLOCATIONS)
+
+
+def test_the_api_schemas_take_fields_and_enumerations_from_the_channel_rules():
+    from scrm.api.schemas import ChannelIn, ChannelPatch, MemberIn
+    from scrm.services.channels import rules
+
+    assert set(ChannelPatch().fields) == set(ChannelIn().fields) == set(rules.FIELDS)
+    assert set(MemberIn().fields) == set(rules.MEMBER_FIELDS)
+    assert ChannelPatch().fields["allocation"].validate.choices == rules.ALLOCATIONS
+    assert ChannelPatch().fields["welcome_mode"].validate.choices == rules.WELCOME_MODES

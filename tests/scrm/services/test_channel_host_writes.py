@@ -1,0 +1,176 @@
+"""A host write never runs inside a unit of work that holds row locks or could still fail to commit after the
+host has changed: channel codes, their contact way's list, the rules after an add and the landing page's
+registration call the host with no unit open, and a record that fails afterwards leaves no contact way behind."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from scrm import db as units
+from scrm.db import unit_of_work
+from scrm.extensions import db
+from scrm.models import Channel, Relationship, RelationshipTag, utcnow
+from scrm.services import channels, landing
+from tests import wecom_payloads as wx
+from tests.scrm.services.test_channels import corp, emp, spec, tag, welcome_channel  # noqa: F401 (fixture)
+from tests.scrm.services.test_processing import count, ingest
+
+HOST_WRITES = {"create_channel_code", "update_channel_code", "delete_channel_code", "create_customer", "mark_tags",
+               "set_remark"}
+
+
+@pytest.fixture
+def host_writes(fake_host, monkeypatch):
+    """Each host write with what was open when it ran: the unit-of-work depth, flushed but uncommitted writes, and
+    rows locked with SELECT … FOR UPDATE (also on SQLite, which does not render the clause)."""
+    open_now = {"writes": False, "locks": False}
+
+    def flushed(session, _context):
+        open_now["writes"] = True
+
+    def executed(state):
+        if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+            open_now["locks"] = True
+
+    def ended(session, transaction):
+        if transaction.parent is None:
+            open_now["writes"] = open_now["locks"] = False
+
+    listeners = [(Session, "after_flush", flushed), (Session, "do_orm_execute", executed),
+                 (Session, "after_transaction_end", ended)]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    seen: list[dict] = []
+    original = fake_host._call
+
+    def call(method, **kwargs):
+        if method in HOST_WRITES:
+            seen.append({"method": method, "unit": units._depth.get(), **open_now})
+        return original(method, **kwargs)
+
+    monkeypatch.setattr(fake_host, "_call", call)
+    yield seen
+    for target, name, fn in listeners:
+        event.remove(target, name, fn)
+
+
+def inside(seen):
+    return [s for s in seen if s["unit"] or s["writes"] or s["locks"]]
+
+
+@pytest.fixture
+def failing_commit():
+    """Make the next commit fail (a lost connection, a deadlock) once."""
+    armed = {"left": 0}
+
+    def before_commit(session):
+        if armed["left"]:
+            armed["left"] -= 1
+            raise RuntimeError("the database went away")
+
+    event.listen(Session, "before_commit", before_commit)
+    yield armed
+    event.remove(Session, "before_commit", before_commit)
+
+
+def test_channel_codes_call_the_host_outside_any_unit(corp, fake_host, host_writes):
+    channel = channels.create_channel(corp, spec(corp))
+    channels.update_channel(corp, channel.id, {"members": [{"employee_id": emp(corp, "wang")}]})
+    channels.pause_channel(corp, channel.id)
+    channels.resume_channel(corp, channel.id)
+    channels.delete_channel(corp, channel.id)
+    assert [s["method"] for s in host_writes] == ["create_channel_code", "update_channel_code", "delete_channel_code",
+                                                  "create_channel_code", "delete_channel_code"]
+    assert inside(host_writes) == []
+
+
+def test_rebalance_holds_no_lock_while_the_host_updates_the_list(corp, fake_host, host_writes):
+    channel = channels.create_channel(corp, spec(corp))
+    with unit_of_work():
+        db.session.get(Channel, channel.id).listed_user_ids = ["zhang"]  # out of date: li is on duty too
+    assert channels.rebalance(corp, channel.id) is True
+    assert fake_host.called("update_channel_code")[-1]["spec"].user_ids == ["zhang", "li"]
+    assert db.session.get(Channel, channel.id).listed_user_ids == ["zhang", "li"]
+    assert inside(host_writes) == []
+    assert channels.rebalance(corp, channel.id) is False  # nothing to change: no host call
+
+
+def test_rebalance_pushes_again_when_another_writer_recorded_a_list_meanwhile(corp, fake_host, monkeypatch):
+    channel = channels.create_channel(corp, spec(corp))
+    with unit_of_work():
+        db.session.get(Channel, channel.id).listed_user_ids = ["zhang"]
+    original = fake_host.update_channel_code
+    raced = []
+
+    def update_then_race(config_id, code_spec):
+        original(config_id, code_spec)
+        if not raced:  # another worker records its list between our host call and our record
+            raced.append(1)
+            with unit_of_work():
+                db.session.get(Channel, channel.id).listed_user_ids = ["li"]
+
+    monkeypatch.setattr(fake_host, "update_channel_code", update_then_race)
+    assert channels.rebalance(corp, channel.id) is True
+    assert [c["spec"].user_ids for c in fake_host.called("update_channel_code")] == [["zhang", "li"], ["zhang", "li"]]
+    assert db.session.get(Channel, channel.id, populate_existing=True).listed_user_ids == ["zhang", "li"]
+
+
+def test_the_rules_after_an_add_tell_the_host_outside_any_unit(corp, fake_host, host_writes):
+    channel = welcome_channel(corp, members=[{"employee_id": emp(corp, "zhang")}], temporary=True)
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    ingest(corp, wx.added("zhang", "wm1", state=channel.state))
+    assert [s["method"] for s in host_writes] == ["create_channel_code", "mark_tags", "set_remark",
+                                                  "delete_channel_code"]
+    assert inside(host_writes) == []
+    rel = db.session.scalar(select(Relationship))
+    assert rel.remark and count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 2
+    assert db.session.get(Channel, channel.id).status == "used"
+
+
+def test_a_registration_creates_the_contact_with_no_channel_row_locked(corp, fake_host, host_writes):
+    channel = channels.create_channel(corp, spec(corp, tags=[tag("海报")], remark_template="{channel}"))
+    registration = landing.register(channel.code, name="王小明", mobile="13800138000", consent=True)
+    assert registration.created and [s["method"] for s in host_writes][-1] == "create_customer"
+    assert inside(host_writes) == []
+    rel = db.session.scalar(select(Relationship))
+    assert rel.channel_id == channel.id and rel.remark == "春季海报"
+    assert count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 1
+
+
+def test_a_failed_record_deletes_the_new_contact_way_again(corp, fake_host, failing_commit):
+    failing_commit["left"] = 1
+    with pytest.raises(RuntimeError):
+        channels.create_channel(corp, spec(corp))
+    made = fake_host.called("create_channel_code")
+    assert len(made) == 1 and fake_host.called("delete_channel_code") == [{"config_id": "cfg1"}]
+    assert count(Channel) == 0
+
+
+def test_a_failed_resume_record_deletes_the_new_contact_way(corp, fake_host, failing_commit):
+    channel = channels.create_channel(corp, spec(corp))
+    channels.pause_channel(corp, channel.id)
+    failing_commit["left"] = 1
+    with pytest.raises(RuntimeError):
+        channels.resume_channel(corp, channel.id)
+    assert fake_host.called("delete_channel_code")[-1] == {"config_id": "cfg2"}
+    stored = db.session.get(Channel, channel.id, populate_existing=True)
+    assert (stored.status, stored.config_id) == ("paused", None)
+
+
+def test_a_failed_edit_record_sets_the_contact_way_back(corp, fake_host, failing_commit):
+    channel = channels.create_channel(corp, spec(corp))
+    failing_commit["left"] = 1
+    with pytest.raises(RuntimeError):
+        channels.update_channel(corp, channel.id, {"members": [{"employee_id": emp(corp, "wang")}]})
+    assert [c["spec"].user_ids for c in fake_host.called("update_channel_code")] == [["wang"], ["zhang", "li"]]
+    assert [m.employee_id for m in db.session.get(Channel, channel.id, populate_existing=True).members] == [
+        emp(corp, "zhang"), emp(corp, "li")]
+
+
+def test_an_expired_channel_is_recorded_before_its_contact_way_goes(corp, fake_host, host_writes):
+    channel = channels.create_channel(corp, spec(corp, expires_at=utcnow() + timedelta(minutes=5)))
+    config_id = channel.config_id
+    assert channels.sweep(now=utcnow() + timedelta(minutes=10))["expired"] == 1
+    assert fake_host.called("delete_channel_code") == [{"config_id": config_id}]
+    assert db.session.get(Channel, channel.id).status == "expired" and inside(host_writes) == []
