@@ -167,6 +167,54 @@ def fake_host(app):
     platforms(app).override(None)
 
 
+#: The port's methods that change something on the host.
+HOST_WRITES = {"create_channel_code", "update_channel_code", "delete_channel_code", "create_customer", "mark_tags",
+               "set_remark", "create_tags", "edit_tag", "delete_tags", "send_welcome", "upload_image",
+               "transfer_customers", "transfer_group_chats", "create_mass_message", "send_app_message"}
+
+
+@pytest.fixture
+def host_writes(fake_host, monkeypatch):
+    """Each host write with what was open when it ran: the unit-of-work depth, flushed but uncommitted writes, and
+    rows locked with SELECT … FOR UPDATE (also on SQLite, which does not render the clause). `tests.fakes.inside`
+    picks those that broke the rule (docs/architecture.md: a host write runs with no unit of work open)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from scrm.db import in_unit
+
+    open_now = {"writes": False, "locks": False}
+
+    def flushed(session, _context):
+        open_now["writes"] = True
+
+    def executed(state):
+        if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+            open_now["locks"] = True
+
+    def ended(session, transaction):
+        if transaction.parent is None:
+            open_now["writes"] = open_now["locks"] = False
+
+    listeners = [(Session, "after_flush", flushed), (Session, "do_orm_execute", executed),
+                 (Session, "after_transaction_end", ended)]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    seen: list[dict] = []
+    original = fake_host._call
+
+    def call(method, **kwargs):
+        if method in HOST_WRITES:
+            seen.append({"method": method, "unit": in_unit(), **open_now})
+        return original(method, **kwargs)
+
+    monkeypatch.setattr(fake_host, "_call", call)
+    yield seen
+    for target, name, fn in listeners:
+        event.remove(target, name, fn)
+
+
+
 class WorkerProcess:
     """A real `celery worker` in its own process group, so a test can SIGKILL it like an OOM killer would."""
 

@@ -252,3 +252,9 @@ class FakeHost:
         if not code.startswith("code-"):
             raise HostError(40029, "invalid code", api="auth/getuserinfo")
         return LoginIdentity(user_id=code[len("code-"):])
+
+
+def inside(host_writes: list[dict]) -> list[dict]:
+    """The host writes (as the `host_writes` fixture saw them) that ran inside a unit, over uncommitted writes or
+    with rows locked."""
+    return [s for s in host_writes if s["unit"] or s["writes"] or s["locks"]]

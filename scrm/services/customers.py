@@ -2,28 +2,33 @@
 (the customer 360), whoever of the followers did it.
 
 Changes made through the host's API produce no callback, so each one is applied locally as soon as the host has
-accepted it. Writes to one customer are serialized (a row lock on MySQL; SQLite has one writer anyway), so two
-salespeople tagging the same customer at once do not lose one another's tags.
+accepted it. The host is told with no unit of work open; the change is then recorded under the customer's lock
+(a row lock on MySQL; SQLite has one writer anyway) if what it was based on still holds, else the host is told
+again from the newer state. So two salespeople tagging the same customer at once lose none of each other's tags,
+and the host and the product end up agreeing.
 """
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Iterator
 
 from sqlalchemy import select
 
 from scrm.db import unit_of_work
-from scrm.errors import NotFound, ValidationError
+from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import Host
 from scrm.models import (DEFAULT_STAGES, Corp, Customer, Employee, GroupChat, GroupMember, Note, Relationship,
-                         RelationshipTag, StageChange, Tag, TimelineEntry, utcnow)
+                         RelationshipTag, StageChange, Tag, TimelineEntry)
 from scrm.services import timeline
 from scrm.services.corps import host_for
 from scrm.services.relations import set_relationship_tags
 
 MAX_NOTE = 4000
+#: Rounds of "tell the host, then record" before an edit that keeps being overtaken gives up.
+EDIT_ROUNDS = 3
 
 
 def stages(corp: Corp) -> list[str]:
@@ -43,9 +48,9 @@ def _customer_write(corp: Corp, customer_id: int) -> Iterator[Customer]:
         yield _locked_customer(corp, customer_id)
 
 
-def _locked_customer(corp: Corp, customer_id: int) -> Customer:
-    customer = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.id == customer_id)
-                                 .with_for_update())
+def _locked_customer(corp: Corp, customer_id: int, *, lock: bool = True) -> Customer:
+    query = select(Customer).where(Customer.corp_id == corp.id, Customer.id == customer_id)
+    customer = db.session.scalar(query.with_for_update() if lock else query)
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
     return customer
@@ -73,32 +78,65 @@ def add_remove_tags(corp: Corp, customer_id: int, relationship_id: int, *, add: 
                        [t for t in add if t not in have])
 
 
+def _overtaken() -> Conflict:
+    return Conflict("the customer was edited at the same time again and again; try once more")
+
+
 def change_tags(corp: Corp, customer_id: int, relationship_id: int, *, wanted, actor_id: int | None = None,
                 host: Host | None = None) -> list[int]:
-    """Apply `wanted(current tag ids)` under the customer's lock."""
-    with _customer_write(corp, customer_id) as customer:
-        rel = _relationship(corp, customer, relationship_id)
-        current = list(db.session.scalars(select(RelationshipTag.tag_id).where(
-            RelationshipTag.relationship_id == rel.id)))
-        wanted = wanted(current)
-        found = {t.id: t for t in db.session.scalars(select(Tag).where(Tag.corp_id == corp.id, Tag.id.in_(wanted),
-                                                                       Tag.deleted.is_(False)))}
-        unknown = [t for t in wanted if t not in found]
-        if unknown:
-            raise ValidationError("tag_ids", f"unknown tags: {unknown}")
-        have = {t.id: t for t in db.session.scalars(select(Tag).join(RelationshipTag).where(
-            RelationshipTag.relationship_id == rel.id))}
-        add = [found[t] for t in wanted if t not in have]
-        remove = [t for tid, t in have.items() if tid not in found]
-        host_add, host_remove = [t.host_id for t in add if t.host_id], [t.host_id for t in remove if t.host_id]
-        if host_add or host_remove:
-            employee = db.session.get(Employee, rel.employee_id)
-            (host or host_for(corp)).mark_tags(employee.host_id, customer.host_id, add=host_add, remove=host_remove)
-        set_relationship_tags(rel, wanted)
-        if add or remove:
-            timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=actor_id, relationship_id=rel.id,
-                            kind="tagged", payload={"added": [t.name for t in add], "removed": [t.name for t in remove]})
-    return wanted
+    """Apply `wanted(current tag ids)`: on the host (mark_tag), then here under the customer's lock."""
+    host = host or host_for(corp)
+    for _ in range(EDIT_ROUNDS):
+        plan = _tag_plan(corp, customer_id, relationship_id, wanted, lock=False)
+        if plan.host_add or plan.host_remove:
+            host.mark_tags(plan.employee_host_id, plan.customer_host_id, add=plan.host_add, remove=plan.host_remove)
+        with _customer_write(corp, customer_id):
+            now = _tag_plan(corp, customer_id, relationship_id, wanted, lock=True)
+            if sorted(now.current) != sorted(plan.current):  # another edit landed meanwhile: tell the host again
+                continue
+            set_relationship_tags(now.relationship, now.wanted)
+            if now.added or now.removed:
+                timeline.record(corp_id=corp.id, customer_id=customer_id, employee_id=actor_id,
+                                relationship_id=relationship_id, kind="tagged",
+                                payload={"added": now.added, "removed": now.removed})
+            return now.wanted
+    raise _overtaken()
+
+
+@dataclass
+class _TagPlan:
+    relationship: Relationship
+    employee_host_id: str
+    customer_host_id: str
+    current: list[int]
+    wanted: list[int]
+    added: list[str]  # names, for the timeline
+    removed: list[str]
+    host_add: list[str]
+    host_remove: list[str]
+
+
+def _tag_plan(corp: Corp, customer_id: int, relationship_id: int, wanted, *, lock: bool) -> _TagPlan:
+    """What `wanted` means for the relationship's tags as they are now (checked against the tag library)."""
+    customer = _locked_customer(corp, customer_id, lock=lock)
+    rel = _relationship(corp, customer, relationship_id)
+    current = list(db.session.scalars(select(RelationshipTag.tag_id).where(
+        RelationshipTag.relationship_id == rel.id)))
+    ids = wanted(current)
+    found = {t.id: t for t in db.session.scalars(select(Tag).where(Tag.corp_id == corp.id, Tag.id.in_(ids),
+                                                                   Tag.deleted.is_(False)))}
+    unknown = [t for t in ids if t not in found]
+    if unknown:
+        raise ValidationError("tag_ids", f"unknown tags: {unknown}")
+    have = {t.id: t for t in db.session.scalars(select(Tag).join(RelationshipTag).where(
+        RelationshipTag.relationship_id == rel.id))}
+    add = [found[t] for t in ids if t not in have]
+    remove = [t for tid, t in have.items() if tid not in found]
+    return _TagPlan(relationship=rel, employee_host_id=db.session.get(Employee, rel.employee_id).host_id,
+                    customer_host_id=customer.host_id, current=current, wanted=ids,
+                    added=[t.name for t in add], removed=[t.name for t in remove],
+                    host_add=[t.host_id for t in add if t.host_id],
+                    host_remove=[t.host_id for t in remove if t.host_id])
 
 
 def edit_relationship(corp: Corp, customer_id: int, relationship_id: int, *, remark: str | None = None,
@@ -109,22 +147,33 @@ def edit_relationship(corp: Corp, customer_id: int, relationship_id: int, *, rem
         raise ValidationError("remark", "at most 20 characters")
     if description is not None and len(description) > 150:
         raise ValidationError("description", "at most 150 characters")
-    with _customer_write(corp, customer_id) as customer:
+    host = host or host_for(corp)
+
+    def seen(lock: bool) -> tuple[Relationship, str, str, tuple]:
+        customer = _locked_customer(corp, customer_id, lock=lock)
         rel = _relationship(corp, customer, relationship_id)
         employee = db.session.get(Employee, rel.employee_id)
-        (host or host_for(corp)).set_remark(employee.host_id, customer.host_id, remark=remark,
-                                            description=description, remark_mobiles=remark_mobiles)
-        before = {"remark": rel.remark, "description": rel.description}
-        if remark is not None:
-            rel.remark = remark
-        if description is not None:
-            rel.description = description
-        if remark_mobiles is not None:
-            rel.remark_mobiles = list(remark_mobiles)
-        timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=actor_id, relationship_id=rel.id,
-                        kind="remark", payload={"before": before,
-                                                "after": {"remark": rel.remark, "description": rel.description}})
-    return rel
+        return rel, employee.host_id, customer.host_id, (rel.remark, rel.description, list(rel.remark_mobiles or []))
+
+    for _ in range(EDIT_ROUNDS):
+        _rel, employee_host_id, customer_host_id, before = seen(lock=False)
+        host.set_remark(employee_host_id, customer_host_id, remark=remark, description=description,
+                        remark_mobiles=remark_mobiles)
+        with _customer_write(corp, customer_id):
+            rel, *_, now = seen(lock=True)
+            if now != before:  # another edit landed meanwhile: tell the host ours again, after theirs
+                continue
+            if remark is not None:
+                rel.remark = remark
+            if description is not None:
+                rel.description = description
+            if remark_mobiles is not None:
+                rel.remark_mobiles = list(remark_mobiles)
+            timeline.record(corp_id=corp.id, customer_id=customer_id, employee_id=actor_id, relationship_id=rel.id,
+                            kind="remark", payload={"before": {"remark": before[0], "description": before[1]},
+                                                    "after": {"remark": rel.remark, "description": rel.description}})
+            return rel
+    raise _overtaken()
 
 
 def set_stage(corp: Corp, customer_id: int, stage: str, *, actor_id: int | None = None) -> Customer:

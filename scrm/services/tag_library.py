@@ -1,6 +1,6 @@
-"""The corp tag library edited from SCRM: created, renamed, reordered or deleted on the host first, then here
-(the host sends no callback for changes made through its API). On a host without a tag API (DingTalk labels are
-read-only) groups and tags are local."""
+"""The corp tag library edited from SCRM: created, renamed, reordered or deleted on the host first (no unit of work
+open), then here (the host sends no callback for changes made through its API). On a host without a tag API
+(DingTalk labels are read-only) groups and tags are local."""
 from __future__ import annotations
 
 from sqlalchemy import delete as sa_delete, select
@@ -47,33 +47,36 @@ def create_group(corp: Corp, name: str, tag_names: list[str], *, order: int = 0,
         raise ValidationError("tags", "a group needs at least one tag")
     if len(set(tag_names)) != len(tag_names):
         raise ValidationError("tags", "tag names repeat")
+    if db.session.scalar(select(TagGroup).where(TagGroup.corp_id == corp.id, TagGroup.name == name,
+                                                TagGroup.deleted.is_(False))):
+        raise Conflict(f"a tag group named {name} exists")
+    try:
+        hg = (host or host_for(corp)).create_tags(name, tag_names, order=order)
+    except HostUnsupported:
+        hg = None
     with unit_of_work():
-        if db.session.scalar(select(TagGroup).where(TagGroup.corp_id == corp.id, TagGroup.name == name,
-                                                    TagGroup.deleted.is_(False))):
-            raise Conflict(f"a tag group named {name} exists")
-        try:
-            hg = (host or host_for(corp)).create_tags(name, tag_names, order=order)
-        except HostUnsupported:
-            group = TagGroup(corp_id=corp.id, name=name, order=order)
-            db.session.add(group)
-            db.session.flush()
-            db.session.add_all(Tag(corp_id=corp.id, group_id=group.id, name=t, order=i)
-                               for i, t in enumerate(tag_names))
-            return group
-        return upsert_tag_group(corp, hg)
+        if hg is not None:
+            return upsert_tag_group(corp, hg)
+        group = TagGroup(corp_id=corp.id, name=name, order=order)
+        db.session.add(group)
+        db.session.flush()
+        db.session.add_all(Tag(corp_id=corp.id, group_id=group.id, name=t, order=i) for i, t in enumerate(tag_names))
+        return group
 
 
 def add_tag(corp: Corp, group_id: int, name: str, *, host: Host | None = None) -> Tag:
     name = _name(name)
+    group = _group(corp, group_id)
+    if any(t.name == name and not t.deleted for t in group.tags):
+        raise Conflict(f"tag {name} exists in {group.name}")
+    hg = None
+    if group.host_id is not None:
+        hg = (host or host_for(corp)).create_tags(group.name, [name], group_id=group.host_id)
     with unit_of_work():
-        group = _group(corp, group_id)
-        if any(t.name == name and not t.deleted for t in group.tags):
-            raise Conflict(f"tag {name} exists in {group.name}")
-        if group.host_id is None:
+        if hg is None:
             tag = Tag(corp_id=corp.id, group_id=group.id, name=name, order=len(group.tags))
             db.session.add(tag)
             return tag
-        hg = (host or host_for(corp)).create_tags(group.name, [name], group_id=group.host_id)
         upsert_tag_group(corp, hg, complete=False)
         db.session.flush()
         return db.session.scalar(select(Tag).where(Tag.group_id == group.id, Tag.name == name,
@@ -84,10 +87,10 @@ def rename(corp: Corp, *, group_id: int | None = None, tag_id: int | None = None
            order: int | None = None, host: Host | None = None) -> TagGroup | Tag:
     """Rename or reorder a group or a tag."""
     new_name = _name(name) if name is not None else None
+    item = _group(corp, group_id) if group_id is not None else _tag(corp, tag_id)
+    if item.host_id is not None:
+        (host or host_for(corp)).edit_tag(item.host_id, name=new_name, order=order)
     with unit_of_work():
-        item = _group(corp, group_id) if group_id is not None else _tag(corp, tag_id)
-        if item.host_id is not None:
-            (host or host_for(corp)).edit_tag(item.host_id, name=new_name, order=order)
         if new_name is not None:
             item.name = new_name
         if order is not None:
@@ -97,11 +100,11 @@ def rename(corp: Corp, *, group_id: int | None = None, tag_id: int | None = None
 
 def delete(corp: Corp, *, group_id: int | None = None, tag_id: int | None = None, host: Host | None = None) -> None:
     """Delete a group (with its tags) or a tag; relationships lose it too."""
+    item = _group(corp, group_id) if group_id is not None else _tag(corp, tag_id)
+    if item.host_id is not None:
+        (host or host_for(corp)).delete_tags(tag_ids=[item.host_id] if tag_id is not None else [],
+                                             group_ids=[item.host_id] if group_id is not None else [])
     with unit_of_work():
-        item = _group(corp, group_id) if group_id is not None else _tag(corp, tag_id)
-        if item.host_id is not None:
-            (host or host_for(corp)).delete_tags(tag_ids=[item.host_id] if tag_id is not None else [],
-                                                 group_ids=[item.host_id] if group_id is not None else [])
         item.deleted = True
         gone = [item.id] if tag_id is not None else [t.id for t in item.tags]
         for tag in item.tags if group_id is not None else []:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from scrm.db import unit_of_work
 from scrm.extensions import db
-from scrm.host import ChannelCode, ChannelCodeSpec, Host, HostError
+from scrm.host import Capability, ChannelCode, ChannelCodeSpec, Host, HostError
 from scrm.models import Channel, Corp, utcnow
 from scrm.services import allocation
 from scrm.services.channels.rules import TEMPORARY_DEFAULT, counts_today, local_now, seats
@@ -27,7 +27,7 @@ REBALANCE_TRIES = 3  # another writer changed the list between our read and our 
 
 
 def uses_contact_way(host: Host) -> bool:
-    return "create_channel_code" in host.capabilities
+    return Capability.CREATE_CHANNEL_CODE in host.capabilities
 
 
 def listing(corp: Corp, channel: Channel, now: datetime | None = None) -> list[str]:

@@ -7,56 +7,14 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from scrm import db as units
 from scrm.db import unit_of_work
 from scrm.extensions import db
 from scrm.models import Channel, Relationship, RelationshipTag, utcnow
 from scrm.services import channels, landing
 from tests import wecom_payloads as wx
+from tests.fakes import inside
 from tests.scrm.services.test_channels import corp, emp, spec, tag, welcome_channel  # noqa: F401 (fixture)
 from tests.scrm.services.test_processing import count, ingest
-
-HOST_WRITES = {"create_channel_code", "update_channel_code", "delete_channel_code", "create_customer", "mark_tags",
-               "set_remark"}
-
-
-@pytest.fixture
-def host_writes(fake_host, monkeypatch):
-    """Each host write with what was open when it ran: the unit-of-work depth, flushed but uncommitted writes, and
-    rows locked with SELECT … FOR UPDATE (also on SQLite, which does not render the clause)."""
-    open_now = {"writes": False, "locks": False}
-
-    def flushed(session, _context):
-        open_now["writes"] = True
-
-    def executed(state):
-        if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
-            open_now["locks"] = True
-
-    def ended(session, transaction):
-        if transaction.parent is None:
-            open_now["writes"] = open_now["locks"] = False
-
-    listeners = [(Session, "after_flush", flushed), (Session, "do_orm_execute", executed),
-                 (Session, "after_transaction_end", ended)]
-    for target, name, fn in listeners:
-        event.listen(target, name, fn)
-    seen: list[dict] = []
-    original = fake_host._call
-
-    def call(method, **kwargs):
-        if method in HOST_WRITES:
-            seen.append({"method": method, "unit": units._depth.get(), **open_now})
-        return original(method, **kwargs)
-
-    monkeypatch.setattr(fake_host, "_call", call)
-    yield seen
-    for target, name, fn in listeners:
-        event.remove(target, name, fn)
-
-
-def inside(seen):
-    return [s for s in seen if s["unit"] or s["writes"] or s["locks"]]
 
 
 @pytest.fixture
@@ -120,8 +78,8 @@ def test_the_rules_after_an_add_tell_the_host_outside_any_unit(corp, fake_host, 
     channel = welcome_channel(corp, members=[{"employee_id": emp(corp, "zhang")}], temporary=True)
     fake_host.add_friend("zhang", "wm1", state=channel.state)
     ingest(corp, wx.added("zhang", "wm1", state=channel.state))
-    assert [s["method"] for s in host_writes] == ["create_channel_code", "mark_tags", "set_remark",
-                                                  "delete_channel_code"]
+    assert [s["method"] for s in host_writes] == ["create_channel_code", "upload_image", "send_welcome", "mark_tags",
+                                                  "set_remark", "delete_channel_code"]
     assert inside(host_writes) == []
     rel = db.session.scalar(select(Relationship))
     assert rel.remark and count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 2

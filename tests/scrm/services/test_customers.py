@@ -10,8 +10,10 @@ from scrm.extensions import db
 from scrm.host import HostError, HostTag, HostTagGroup
 from scrm.models import Relationship, StageChange, Tag, TimelineEntry
 from scrm.services import customers
+from scrm.services.relations import set_relationship_tags
 from scrm.services.tags import upsert_tag_group
 from tests.builders import make_corp, make_customer, make_employee
+from tests.fakes import inside
 
 
 @pytest.fixture
@@ -118,3 +120,48 @@ def test_followers_see_each_others_notes_and_work(world):
     assert {e["kind"] for e in view["timeline"]} == {"note", "tagged"}
     with pytest.raises(ValidationError):
         customers.add_note(corp, cust, "   ")
+
+
+def test_salespeople_s_edits_tell_the_host_with_no_unit_open(world, fake_host, host_writes):
+    corp, cust, r1, _, zhang, _, tags = world
+    customers.set_tags(corp, cust, r1, [tags["高"]], actor_id=zhang)
+    customers.add_remove_tags(corp, cust, r1, add=[tags["低"]], remove=[tags["高"]], actor_id=zhang)
+    customers.edit_relationship(corp, cust, r1, remark="王总", actor_id=zhang)
+    assert [s["method"] for s in host_writes] == ["mark_tags", "mark_tags", "set_remark"]
+    assert inside(host_writes) == []
+
+
+def test_a_tag_edit_overtaken_meanwhile_tells_the_host_again(world, fake_host, monkeypatch):
+    corp, cust, r1, _, zhang, li, tags = world
+    original, rounds = fake_host.mark_tags, []
+
+    def mark_tags(employee_id, customer_id, add=(), remove=()):
+        rounds.append((list(add), list(remove)))
+        original(employee_id, customer_id, add=add, remove=remove)
+        if len(rounds) == 1:  # another salesperson's edit lands while the host is being told ours
+            with unit_of_work():
+                set_relationship_tags(db.session.get(Relationship, r1), [tags["低"]])
+
+    monkeypatch.setattr(fake_host, "mark_tags", mark_tags)
+    assert sorted(customers.add_remove_tags(corp, cust, r1, add=[tags["高"]], actor_id=zhang)) == sorted(
+        [tags["高"], tags["低"]])
+    assert rounds == [(["t1"], []), (["t1"], [])]
+    names = {t["name"] for t in customers.customer_360(corp, cust)["relationships"][0]["tags"]}
+    assert names == {"高", "低"}
+
+
+def test_a_remark_overtaken_meanwhile_ends_as_ours_on_both_sides(world, fake_host, monkeypatch):
+    corp, cust, r1, _, zhang, _, _ = world
+    original, sent = fake_host.set_remark, []
+
+    def set_remark(employee_id, customer_id, **fields):
+        sent.append(fields["remark"])
+        original(employee_id, customer_id, **fields)
+        if len(sent) == 1:  # another edit is recorded while the host is being told ours
+            with unit_of_work():
+                db.session.get(Relationship, r1).remark = "别人的备注"
+
+    monkeypatch.setattr(fake_host, "set_remark", set_remark)
+    customers.edit_relationship(corp, cust, r1, remark="王总", actor_id=zhang)
+    assert sent == ["王总", "王总"]
+    assert fake_host.follows["wm001"]["zhangsan"].remark == "王总" == db.session.get(Relationship, r1).remark
