@@ -11,6 +11,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-micro
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
+# .dockerignore keeps the host emulator (sandbox/), tests/ and bench/ out: production never runs them
 COPY . .
 # the same file `make setup` puts there: the H5 pages serve WeUI from the backend itself
 COPY --from=assets /assets/node_modules/weui/dist/style/weui.min.css h5/static/vendor/weui.min.css

@@ -4,6 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SCRM   := $(VENV)/bin/scrm
 STAMP  := $(VENV)/.installed
+SANDBOX_PTH := $(VENV)/.sandbox-on-path
 FONT   := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 CHROMIUM := /usr/bin/chromium
 WEUI_CSS := h5/static/vendor/weui.min.css
@@ -18,6 +19,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The host emulator (sandbox/) is not part of the scrm distribution, so a production install leaves it out. The
+# embedded default and the tests use it from this checkout: a .pth file puts the checkout on the venv's path.
+$(SANDBOX_PTH): $(STAMP)
+	echo '$(CURDIR)' > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/scrm-sandbox.pth"
+	touch $@
 
 # $(call apt_install,PACKAGE,HINT): install a Debian package (as root, or with sudo); where apt-get is missing or
 # fails, print HINT instead of failing, so setup still works on other systems.
@@ -46,7 +53,7 @@ $(WEUI_CSS): package-lock.json
 	cp node_modules/weui/dist/style/weui.min.css $@
 
 ## setup: install everything the service needs (idempotent); the tests also install Chromium
-setup: $(STAMP) $(FONT) $(WEUI_CSS)
+setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(WEUI_CSS)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
 run: export SCRM_BASE_URL ?= http://$(HOST):$(PORT)

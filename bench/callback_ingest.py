@@ -71,14 +71,16 @@ class Stack:
         os.environ.update(self.env())
         from flask_migrate import upgrade
 
-        from connectors.sandbox.app import Control, open_db
+        from sandbox.app import open_sandbox
+        from sandbox.control import Control
         from scrm.app import create_app
         from scrm.services.corps import register_corp
 
         # the host emulator runs in its own process, like a remote host: it must not steal the load generator's CPU
         sandbox_db = f"sqlite:///{self.workdir / 'sandbox.db'}"
-        self.sandbox_db = open_db(sandbox_db)
-        control = Control(self.sandbox_db)
+        state = open_sandbox(sandbox_db)
+        self.sandbox_db = state.db
+        control = Control(state)
         self.sbx = control.create_corp("wecom")
         control.seed(self.sbx.corp_id, employees=employees, customers=customers)
         sandbox_port = free_port()
@@ -119,7 +121,7 @@ class Stack:
             env=self.env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def friends(self) -> list[tuple[str, str]]:
-        from connectors.sandbox.wecom.models import Follow
+        from sandbox.wecom.models import Follow
 
         with self.sandbox_db.session() as s:
             return [(f.userid, f.external_userid) for f in s.scalars(select(Follow))]

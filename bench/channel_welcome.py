@@ -83,16 +83,18 @@ class Bench:
         import redis
 
         redis.Redis.from_url(REDIS).flushdb()
-        from connectors.sandbox.app import Control, open_db
+        from sandbox.app import open_sandbox
+        from sandbox.control import Control
 
-        self.sandbox = open_db(self.sandbox_url)
-        control = Control(self.sandbox)
+        state = open_sandbox(self.sandbox_url)
+        self.sandbox = state.db
+        control = Control(state)
         self.sbx = control.create_corp("wecom")
         control.seed(self.sbx.corp_id, employees=self.args.employees, customers=self.args.sync_customers)
         port = free_port()
         python = sys.executable
         self.spawn("sandbox", python, "-m", "gunicorn", "-w", "3", "-k", "gthread", "--threads", "16", "-b", f"127.0.0.1:{port}",
-                   "--log-level", "warning", f"connectors.sandbox.app:create_sandbox_app({self.sandbox_url!r})")
+                   "--log-level", "warning", f"sandbox.app:create_sandbox_app({self.sandbox_url!r})")
         self.wait_port(port)
         self.host_url = f"http://127.0.0.1:{port}"
 
@@ -141,8 +143,8 @@ class Bench:
 
     def plan(self) -> list[dict]:
         """The customers' scans, created in the host's state ahead of their callbacks (the host does that part)."""
-        from connectors.sandbox.seed import external_id
-        from connectors.sandbox.wecom.models import Customer, Follow, WelcomeCode
+        from sandbox.wecom.seed import external_id
+        from sandbox.wecom.models import Customer, Follow, WelcomeCode
 
         n, spread = self.args.customers, self.args.seconds
         start = self.sandbox.clock.time() + 5
@@ -204,7 +206,7 @@ class Bench:
 
     def welcomes(self, scans: list[dict]) -> dict[str, dict]:
         """What the host accepted, per welcome code: when, and the text."""
-        from connectors.sandbox.wecom.models import WelcomeCode
+        from sandbox.wecom.models import WelcomeCode
 
         with self.sandbox.session() as s:
             rows = {w.code: w for w in s.scalars(select(WelcomeCode).where(
@@ -214,7 +216,7 @@ class Bench:
 
     def ruled(self, scans: list[dict]) -> int:
         """Scanned customers whose relationship carries the channel's remark and tags on the host."""
-        from connectors.sandbox.wecom.models import Follow
+        from sandbox.wecom.models import Follow
 
         with self.sandbox.session() as s:
             follows = s.scalars(select(Follow).where(Follow.external_userid.in_([p["ext"] for p in scans])))

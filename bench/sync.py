@@ -43,8 +43,9 @@ def main() -> None:
                       SCRM_LOG_LEVEL="WARNING", SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abc")
     from flask_migrate import upgrade
 
-    from connectors.sandbox.app import Control, create_sandbox_app
-    from connectors.sandbox.wecom.models import Follow
+    from sandbox.app import create_sandbox_app
+    from sandbox.control import Control
+    from sandbox.wecom.models import Follow
     from scrm.app import create_app
     from scrm.services import sync
     from scrm.services.corps import register_corp
@@ -58,7 +59,7 @@ def main() -> None:
     seeded = control.seed(sbx.corp_id, employees=args.employees, customers=args.customers,
                           follows_per_customer=args.follows)
     print(f"sandbox seeded in {time.monotonic() - started:.1f}s: {seeded}")
-    with sandbox.extensions["sandbox"].session() as s:
+    with sandbox.extensions["sandbox"].db.session() as s:
         per_user = collections.Counter(dict(s.execute(select(Follow.userid, func.count()).where(
             Follow.corp_id == sbx.corp_id).group_by(Follow.userid)).all()))
 

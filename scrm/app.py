@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from scrm.config import PROJECT_ROOT, Settings, build_flask_config
+from scrm.config import PROJECT_ROOT, ConfigError, Settings, build_flask_config
 from scrm.extensions import db, migrate
 from scrm.secrets_box import SecretBox
 
@@ -50,14 +50,12 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
         _mount_sandbox(app)
 
     from callbacks.cli import events_group, stream_command
-    from connectors.sandbox.cli import sandbox as sandbox_group
     from scrm.cli import register_commands
 
     register_commands(app)
-    sandbox_group.add_command(sandbox_connect_command)
     app.cli.add_command(events_group)
     app.cli.add_command(stream_command)
-    app.cli.add_command(sandbox_group)
+    app.cli.add_command(_sandbox_commands())
     return app
 
 
@@ -76,16 +74,46 @@ def _wire_hosts(app: Flask) -> None:
     found.init_app(app)
 
 
+#: The host emulator (the top-level `sandbox` package) lives in the checkout only: the embedded default and the tests
+#: use it, a production install and image leave it out. So it is imported here, when asked for, and never above.
+SANDBOX_MISSING = ("the sandbox (host emulator) is not installed here: production installs leave it out; "
+                   "use a development checkout (`make setup`)")
+
+
+def _sandbox_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("sandbox") is not None
+
+
 def _mount_sandbox(app: Flask) -> None:
     """Serve the host emulator under /sandbox of the same server (embedded mode and demos)."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from connectors.sandbox.app import create_sandbox_app
+    if not _sandbox_installed():
+        raise ConfigError(f"SCRM_SANDBOX is on but {SANDBOX_MISSING}")
+    from sandbox.app import create_sandbox_app
 
     sandbox = create_sandbox_app(app.config["SANDBOX_DATABASE_URL"])
     app.extensions["scrm.sandbox"] = sandbox
     app.extensions["sandbox.corp_alias"] = _host_corp_id
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": sandbox})
+
+
+def _sandbox_commands() -> click.Command:
+    """The `sandbox` command group, with `connect`; where the sandbox is not installed, a command saying so."""
+    if not _sandbox_installed():
+        @click.command("sandbox", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                       add_help_option=False)
+        def sandbox_missing() -> None:
+            """The WeCom / DingTalk emulator (not installed here)."""
+            raise click.ClickException(SANDBOX_MISSING)
+
+        return sandbox_missing
+    from sandbox.cli import sandbox as sandbox_group
+
+    sandbox_group.add_command(sandbox_connect_command)
+    return sandbox_group
 
 
 def _configure_logging(app: Flask) -> None:

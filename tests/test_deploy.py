@@ -39,3 +39,20 @@ def test_compose_runs_every_service_the_product_needs():
     proc = subprocess.run([_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                           capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert set(proc.stdout.split()) == {"mysql", "redis", "migrate", "web", "worker-urgent", "worker-bulk", "beat"}
+
+
+def test_the_distribution_leaves_the_sandbox_out():
+    """`pip install .` ships the product's packages only: the host emulator, tests and benchmarks stay behind."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
+    assert {"scrm", "connectors", "callbacks", "tasks", "h5"} <= set(packages)
+    assert not [p for p in packages if p.split(".")[0] in {"sandbox", "tests", "bench"}]
+
+
+def test_the_image_leaves_the_sandbox_tests_and_benchmarks_out():
+    ignored = {line.strip().strip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {"sandbox", "tests", "bench"} <= ignored

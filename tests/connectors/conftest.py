@@ -12,9 +12,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from connectors.sandbox import delivery
-from connectors.sandbox.app import Control, Corp, create_sandbox_app
-from connectors.sandbox.core import Clock, SandboxDB
+from sandbox import delivery
+from sandbox.app import create_sandbox_app
+from sandbox.control import Control
+from sandbox.core import Clock, Corp, SandboxDB
+from sandbox.state import Sandbox as SandboxState
 
 
 class _Server:
@@ -36,9 +38,10 @@ class _Server:
 
 @dataclass
 class Sandbox:
-    """The running sandbox: HTTP root `base_url`, its database, clock, Flask app and in-process control."""
+    """The running sandbox: HTTP root `base_url`, its state (database, clock, deliverer), Flask app and control."""
 
     base_url: str
+    state: SandboxState
     db: SandboxDB
     clock: Clock
     app: Flask
@@ -74,18 +77,18 @@ class Sandbox:
 @pytest.fixture
 def sandbox(tmp_path) -> Iterator[Sandbox]:
     app = create_sandbox_app(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    db: SandboxDB = app.extensions["sandbox"]
+    state: SandboxState = app.extensions["sandbox"]
+    db = state.db
     sleeps: list[float] = []
     deliverer = delivery.Deliverer(db, sleep=sleeps.append)  # retries without waiting for real
-    delivery.install(db, deliverer)
+    state.install(deliverer)
     server = _Server(app)
     try:
-        yield Sandbox(base_url=server.url, db=db, clock=db.clock, app=app,
+        yield Sandbox(base_url=server.url, state=state, db=db, clock=db.clock, app=app,
                       control=app.extensions["sandbox_control"], deliverer=deliverer, sleeps=sleeps)
     finally:
         server.close()
-        deliverer.shutdown()
-        db.engine.dispose()
+        state.close()
 
 
 @dataclass

@@ -6,7 +6,7 @@ import io
 from PIL import Image
 from sqlalchemy import func, select
 
-from connectors.sandbox.wecom.models import ContactWay, Follow, Tag as SandboxTag, WelcomeCode
+from sandbox.wecom.models import ContactWay, Follow, Tag as SandboxTag, WelcomeCode
 from scrm.extensions import db
 from scrm.models import Channel, Corp, Employee, InboxEvent, Relationship, Tag, TimelineEntry, WelcomeDelivery
 from scrm.services import channel_qr, channel_stats, channels, media, sync
@@ -15,7 +15,7 @@ from tests.e2e.test_embedded import embedded  # noqa: F401  (product + sandbox o
 
 
 def _sandbox(app):
-    return app.extensions["scrm.sandbox"].extensions["sandbox"]
+    return app.extensions["scrm.sandbox"].extensions["sandbox"].db
 
 
 def _connected(app):

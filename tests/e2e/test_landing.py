@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connectors.sandbox.dingtalk_models import DtContact, DtMessage
+from sandbox.dingtalk.models import DtContact, DtMessage
 from scrm.extensions import db
 from scrm.models import Channel, Customer, Employee, Relationship, Tag, TimelineEntry
 from scrm.services import channels, sync

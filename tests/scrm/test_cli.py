@@ -61,3 +61,30 @@ def test_unreachable_database_fails_in_one_line(run):
 def test_worker_refuses_in_embedded_mode(run):
     proc = run("worker", check=False)
     assert proc.returncode != 0 and "SCRM_REDIS_URL" in proc.stderr
+
+
+# the way a production install runs: no host emulator package at all
+WITHOUT_SANDBOX = "import sys; sys.modules['sandbox'] = None; from scrm.cli import main; main()"
+
+
+@pytest.mark.parametrize("args", [("sandbox", "seed", "--corp", "ww1"), ("sandbox", "connect"), ("sandbox",)])
+def test_sandbox_commands_without_the_sandbox_say_so(database_url, tmp_path, args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
+    env.update(SCRM_INSTANCE_PATH=str(tmp_path), SCRM_DATABASE_URL=database_url, SCRM_SANDBOX="0",
+               SCRM_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", SCRM_LOG_LEVEL="WARNING")
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_SANDBOX, *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "sandbox (host emulator) is not installed here" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_product_runs_without_the_sandbox_when_it_is_off(database_url, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRM_")}
+    env.update(SCRM_INSTANCE_PATH=str(tmp_path), SCRM_DATABASE_URL=database_url, SCRM_SANDBOX="0",
+               SCRM_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789", SCRM_LOG_LEVEL="WARNING")
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_SANDBOX, "corp", "list", "--json"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_SANDBOX, "corp", "list"], capture_output=True, text=True,
+                          env={**env, "SCRM_SANDBOX": "1"}, timeout=60)
+    assert proc.returncode == 2 and "SCRM_SANDBOX is on but the sandbox" in proc.stderr, proc.stderr

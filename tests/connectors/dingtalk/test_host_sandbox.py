@@ -6,7 +6,7 @@ import pytest
 from connectors.dingtalk.client import DingTalkClient, sign_jsapi
 from connectors.dingtalk.host import DingTalkHost
 from connectors.runtime import make_runtime
-from connectors.sandbox import dingtalk as sbx_dt
+from sandbox.dingtalk import models as sbx_dt
 from scrm.host import (Capability, CorpAccess, HostCredentialsError, HostNotFound, HostQuotaExceeded, HostRateLimited,
                        HostUnsupported, ChannelCodeSpec, HostError)
 

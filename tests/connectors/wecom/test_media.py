@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from connectors.dingtalk.host import DingTalkHost
 from connectors.runtime import make_runtime
-from connectors.sandbox.wecom import WelcomeCode
+from sandbox.wecom.models import WelcomeCode
 from connectors.wecom.host import CAPABILITIES, WeComHost
 from scrm.host import (Attachment, ChannelCodeSpec, CorpAccess, HostError, HostNotFound, HostUnavailable,
                        HostUnsupported, MessageContent)

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from connectors.sandbox.wecom.models import Follow
+from sandbox.wecom.models import Follow
 from scrm.extensions import db
 from scrm.host import HostUnavailable
 from scrm.models import Customer, Employee, GroupChat, Relationship, RelationshipTag, SyncRun, Tag, TimelineEntry
@@ -191,7 +191,7 @@ def test_reconcile_spares_a_relationship_added_while_it_ran(corp, sandbox):
 
 
 def _way(sandbox, corp, userid):
-    from connectors.sandbox.wecom.models import ContactWay
+    from sandbox.wecom.models import ContactWay
 
     with sandbox.db.session() as s:
         way = ContactWay(config_id=f"way-{userid}", corp_id=corp.corp_id, type=1, scene=2, state="late",

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox import dingtalk as sbx_dt
+from sandbox.dingtalk import models as sbx_dt
 
 
 class DingTalk:

@@ -1,13 +1,14 @@
-"""Tables of the WeCom sandbox (prefix sbx_wc_) and the host rules' constants."""
+"""Tables of the WeCom sandbox (prefix sbx_wc_), the host rules' constants, and the row operations that its
+endpoints and actions share (codes a person is given, tags deleted, takeovers settled)."""
 from __future__ import annotations
 
 import secrets
 import string
 
-from sqlalchemy import Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from connectors.sandbox.core import Base
+from sandbox.core import Base
 
 WELCOME_TTL = 20
 OAUTH_CODE_TTL = 300
@@ -278,3 +279,55 @@ class AppMessage(Base):
     msgtype: Mapped[str] = mapped_column(String(32))
     content: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Double)
+
+
+# ---------------------------------------------------------------- shared row operations
+
+
+def issue_welcome_code(s: Session, corp_id: str, userid: str, external_userid: str, now: float) -> str:
+    code = secrets.token_urlsafe(32)
+    s.add(WelcomeCode(code=code, corp_id=corp_id, userid=userid, external_userid=external_userid, issued_at=now))
+    return code
+
+
+def issue_oauth_code(s: Session, corp_id: str, now: float, *, userid: str | None = None,
+                     external_userid: str | None = None) -> str:
+    code = secrets.token_urlsafe(32)
+    s.add(OAuthCode(code=code, corp_id=corp_id, userid=userid, external_userid=external_userid,
+                    openid=None if userid else "o" + new_id("", 27), issued_at=now))
+    return code
+
+
+def delete_tags(s: Session, corp_id: str, tag_ids: list[str], group_ids: list[str]) -> None:
+    """Delete tags and groups; follows keep stale ids, which reads filter out."""
+    touched = set(s.scalars(select(Tag.group_id).where(Tag.tag_id.in_(tag_ids)))) if tag_ids else set()
+    if tag_ids:
+        s.execute(delete(Tag).where(Tag.tag_id.in_(tag_ids)))
+    if group_ids:
+        s.execute(delete(Tag).where(Tag.group_id.in_(group_ids)))
+        s.execute(delete(TagGroup).where(TagGroup.group_id.in_(group_ids)))
+    for gid in touched - set(group_ids):
+        if s.scalar(select(Tag.tag_id).where(Tag.group_id == gid).limit(1)) is None:
+            s.execute(delete(TagGroup).where(TagGroup.group_id == gid))
+
+
+def settle_transfers(s: Session, corp_id: str, now: float) -> None:
+    """Complete takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read)."""
+    due = list(s.scalars(select(Transfer).where(Transfer.corp_id == corp_id, Transfer.status == 2,
+                                                Transfer.created_at <= now - TAKEOVER_DELAY)))
+    for t in due:
+        old = s.scalar(select(Follow).where(Follow.corp_id == corp_id, Follow.userid == t.handover,
+                                            Follow.external_userid == t.external_userid))
+        taken = s.scalar(select(Follow.id).where(Follow.corp_id == corp_id, Follow.userid == t.takeover,
+                                                 Follow.external_userid == t.external_userid))
+        if old is not None and taken is None:
+            s.add(Follow(corp_id=corp_id, userid=t.takeover, external_userid=t.external_userid, remark=old.remark,
+                         description=old.description, remark_mobiles=old.remark_mobiles, tag_ids=old.tag_ids,
+                         createtime=int(t.created_at + TAKEOVER_DELAY), add_way=202 if not t.resigned else 203,
+                         state=old.state, oper_userid=t.takeover))
+        if old is not None:
+            s.delete(old)
+        t.status = 1
+        t.takeover_time = t.created_at + TAKEOVER_DELAY
+    if due:
+        s.flush()

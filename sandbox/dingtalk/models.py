@@ -6,8 +6,7 @@ import hashlib
 from sqlalchemy import JSON, Boolean, Double, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from connectors.sandbox.app import Corp
-from connectors.sandbox.core import Base
+from sandbox.core import Base, Corp
 
 
 class DtDepartment(Base):

@@ -7,8 +7,8 @@ import pytest
 
 from connectors.dingtalk import events as dt_events
 from connectors.dingtalk.crypto import DingTalkCrypto
-from connectors.sandbox import dingtalk as sbx_dt
-from connectors.sandbox import names
+from sandbox.dingtalk import models as sbx_dt
+from sandbox import names
 from scrm.events import EmployeeChanged
 from scrm.host import WrongReceiver
 

@@ -1,21 +1,18 @@
-"""Build a believable organisation in a sandbox corp, with bulk inserts so 100,000 customers take minutes.
+"""Build a believable organisation in a WeCom sandbox corp, with bulk inserts so 100,000 customers take minutes.
 
-WeCom corps are seeded here; DingTalk corps by `connectors.sandbox.dingtalk.seed_corp`.
+`sandbox.seed.seed` picks the half by the corp's platform.
 """
 from __future__ import annotations
 
-import importlib
 import random
 import secrets
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from connectors.sandbox import names
-from connectors.sandbox.app import Corp
-from connectors.sandbox.core import SandboxDB
-from connectors.sandbox.wecom import (Customer, Department, Follow, GroupChat, GroupMember, Tag, TagGroup, User,
-                                      new_id)
+from sandbox import names
+from sandbox.core import Corp, SandboxDB
+from sandbox.wecom.models import Customer, Department, Follow, GroupChat, GroupMember, Tag, TagGroup, User, new_id
 
 BATCH = 5000
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -32,14 +29,9 @@ def external_id(prefix: str = "wm") -> str:
     return prefix + "".join(out)
 
 
-def seed(db: SandboxDB, corp: Corp, employees: int = 20, customers: int = 300,
-         rng: random.Random | int | None = None, **params: Any) -> dict[str, int]:
+def seed(db: SandboxDB, corp: Corp, *, employees: int, customers: int, rng: random.Random,
+         **params: Any) -> dict[str, int]:
     """Add departments, employees, tags, customers (some followed by several employees) and group chats."""
-    if not isinstance(rng, random.Random):
-        rng = random.Random(rng)
-    if corp.platform == "dingtalk":
-        return importlib.import_module("connectors.sandbox.dingtalk").seed_corp(
-            db, corp, employees=employees, customers=customers, rng=rng, **params)
     return _seed_wecom(db, corp, int(employees), int(customers), rng, int(params.get("group_chats", 0)) or None,
                        float(params.get("follows_per_customer", 0)) or None)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import socket
 import time
 
-from connectors.sandbox import delivery
-from connectors.sandbox.delivery import DINGTALK, WECOM, Deliverer, deliver
+from sandbox import delivery
+from sandbox.delivery import DINGTALK, WECOM, Deliverer, deliver
 
 
 def _builder(counter: list[int]):

@@ -8,7 +8,7 @@ import pytest
 import requests
 from PIL import Image
 
-from connectors.sandbox.wecom import Media, WelcomeCode
+from sandbox.wecom.models import Media, WelcomeCode
 
 DAY = 86400
 MB = 1024 * 1024

@@ -1,10 +1,15 @@
-"""Helpers for the sandbox's own tests: a seeded WeCom corp and a thin caller of its API."""
+"""Helpers for the sandbox's own tests: a seeded WeCom corp and a thin caller of its API.
+
+The `sandbox` and `callback_receiver` fixtures are the connectors' (the emulator on a loopback server).
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 import requests
+
+from tests.connectors.conftest import callback_receiver, sandbox  # noqa: F401  (the emulator, a callback receiver)
 
 
 class WeComCaller:

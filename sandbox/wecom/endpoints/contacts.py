@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from connectors.sandbox.wecom.base import (Ctx, WeComError, api, cursor_out, customer, customer_json, follow,
-                                           follow_info, follow_json, int_cursor, page_limit, settle_transfers, tags_of,
-                                           user, user_json)
-from connectors.sandbox.wecom.models import Customer, Department, Follow, LEFT, Tag, TagGroup, User, new_id
+from sandbox.wecom.endpoints.base import (Ctx, WeComError, api, cursor_out, customer, customer_json, follow,
+                                          follow_info, follow_json, int_cursor, page_limit, tags_of, user, user_json)
+from sandbox.wecom.models import (Customer, Department, Follow, LEFT, Tag, TagGroup, User, delete_tags, new_id,
+                                  settle_transfers)
 
 # ---------------------------------------------------------------- address book
 
@@ -287,16 +286,3 @@ def del_corp_tag(ctx: Ctx) -> dict[str, Any]:
         raise WeComError(40068)
     delete_tags(ctx.s, corp_id, [t.tag_id for t in tags], [g.group_id for g in groups])
     return {}
-
-
-def delete_tags(s: Session, corp_id: str, tag_ids: list[str], group_ids: list[str]) -> None:
-    """Delete tags and groups; follows keep stale ids, which reads filter out."""
-    touched = set(s.scalars(select(Tag.group_id).where(Tag.tag_id.in_(tag_ids)))) if tag_ids else set()
-    if tag_ids:
-        s.execute(delete(Tag).where(Tag.tag_id.in_(tag_ids)))
-    if group_ids:
-        s.execute(delete(Tag).where(Tag.group_id.in_(group_ids)))
-        s.execute(delete(TagGroup).where(TagGroup.group_id.in_(group_ids)))
-    for gid in touched - set(group_ids):
-        if s.scalar(select(Tag.tag_id).where(Tag.group_id == gid).limit(1)) is None:
-            s.execute(delete(TagGroup).where(TagGroup.group_id == gid))

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import io
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, abort, jsonify, redirect, request, url_for
 from markupsafe import escape
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from connectors.sandbox.app import Corp
-from connectors.sandbox.wecom.base import Ctx, WeComError, api, bp, issue_token, sandbox_db
-from connectors.sandbox.wecom.models import (AppMessage, ContactWay, LEFT, OAUTH_CODE_TTL, OAuthCode, TICKET_TTL, User,
-                                             new_id)
+from sandbox.core import Corp
+from sandbox.wecom import actions
+from sandbox.wecom.endpoints.base import Ctx, WeComError, api, bp, current_sandbox, issue_token, sandbox_db
+from sandbox.wecom.models import (AppMessage, ContactWay, LEFT, OAUTH_CODE_TTL, OAuthCode, TICKET_TTL, User,
+                                  issue_oauth_code, new_id)
 
 # ---------------------------------------------------------------- H5: OAuth, JS-SDK, app messages
 
@@ -30,14 +29,6 @@ def auth_getuserinfo(ctx: Ctx) -> dict[str, Any]:
     if row.userid:
         return {"userid": row.userid}
     return {"openid": row.openid or "", "external_userid": row.external_userid or ""}
-
-
-def issue_oauth_code(s: Session, corp_id: str, now: float, *, userid: str | None = None,
-                     external_userid: str | None = None) -> str:
-    code = secrets.token_urlsafe(32)
-    s.add(OAuthCode(code=code, corp_id=corp_id, userid=userid, external_userid=external_userid,
-                    openid=None if userid else "o" + new_id("", 27), issued_at=now))
-    return code
 
 
 @api("get_jsapi_ticket", "GET")
@@ -112,9 +103,7 @@ def scan_page(config_id: str):
     """A customer 'scanning' the code: GET shows a button, POST plays one scan."""
     way, corp = _corp_of_way(config_id)
     if request.method == "POST":
-        from connectors.sandbox import scenarios
-
-        result = scenarios.play(sandbox_db(), corp, "scan_one", config_id=config_id,
+        result = actions.play(current_sandbox(), corp, "scan_one", config_id=config_id,
                                 name=request.form.get("name") or None)
         return jsonify(result)
     return Response(

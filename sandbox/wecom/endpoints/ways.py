@@ -8,11 +8,10 @@ from urllib.parse import urlsplit
 
 from flask import url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from connectors.sandbox.wecom.base import Ctx, WeComError, api, cursor_out, int_cursor, page_limit, user
-from connectors.sandbox.wecom.models import (ContactWay, Department, Follow, GroupChat, MassMessage, MassTarget,
-                                             MEDIA_TTL, Media, WELCOME_TTL, WelcomeCode, new_id)
+from sandbox.wecom.endpoints.base import Ctx, WeComError, api, cursor_out, int_cursor, page_limit, user
+from sandbox.wecom.models import (ContactWay, Department, Follow, GroupChat, MassMessage, MassTarget, MEDIA_TTL, Media,
+                                  WELCOME_TTL, WelcomeCode, new_id)
 
 MB = 1024 * 1024
 # media/upload's types, their size limit and the formats the host checks in the content (doc 90253); file: any
@@ -236,12 +235,6 @@ def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
     row.used = True
     row.message = {"text": text, "attachments": attachments, "sent_at": ctx.now}
     return {}
-
-
-def issue_welcome_code(s: Session, corp_id: str, userid: str, external_userid: str, now: float) -> str:
-    code = secrets.token_urlsafe(32)
-    s.add(WelcomeCode(code=code, corp_id=corp_id, userid=userid, external_userid=external_userid, issued_at=now))
-    return code
 
 
 # ---------------------------------------------------------------- mass messages

@@ -1,12 +1,11 @@
-"""The other side of the host: customers and employees acting, each action followed by the host's callback.
+"""The other side of WeCom: customers and employees acting, each action followed by the host's callback.
 
 Every action changes the sandbox's state in its own transaction, then hands a signed, encrypted callback to the
-corp's deliverer (thread pool, host retry policy). `play(db, corp, name, **params)` runs one action or scenario;
-DingTalk corps are played by `connectors.sandbox.dingtalk.play`.
+sandbox's deliverer (thread pool, host retry policy). `play(sandbox, corp, name, **params)` runs one action or
+scenario on a WeCom corp; `sandbox.scenarios.play` picks the half by the corp's platform.
 """
 from __future__ import annotations
 
-import importlib
 import random
 import secrets
 import time
@@ -16,26 +15,29 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select, update
 
-from connectors.sandbox import names
-from connectors.sandbox.app import Corp
-from connectors.sandbox.core import SandboxDB
-from connectors.sandbox.delivery import DeliveryResult, deliverer
-from connectors.sandbox.seed import external_id
-from connectors.sandbox.wecom import (LEFT, ContactWay, Customer, Follow, GroupChat, GroupMember, MassTarget, Tag,
-                                      TagGroup, Token, Transfer, User, delete_tags, issue_oauth_code,
-                                      issue_welcome_code, new_id)
+from sandbox import names
+from sandbox.core import Corp, SandboxDB
+from sandbox.delivery import DeliveryResult
+from sandbox.state import Sandbox
+from sandbox.wecom.models import (LEFT, ContactWay, Customer, Follow, GroupChat, GroupMember, MassTarget, Tag, TagGroup,
+                                  Token, Transfer, User, delete_tags, issue_oauth_code, issue_welcome_code, new_id)
+from sandbox.wecom.seed import external_id
 
 
 @dataclass
 class Run:
     """One play: the corp, a random source, and the callbacks it queued."""
 
-    db: SandboxDB
+    sandbox: Sandbox
     corp: Corp
     rng: random.Random
     sleep: Callable[[float], None] = time.sleep
     futures: list[Future] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+
+    @property
+    def db(self) -> SandboxDB:
+        return self.sandbox.db
 
     @property
     def now(self) -> float:
@@ -48,7 +50,7 @@ class Run:
         corp = self.corp
         if not corp.callback_url:
             return
-        from connectors.wecom.crypto import WeComCrypto
+        from connectors.wecom.crypto import WeComCrypto  # the product's own codec, loaded only to send a callback
 
         plaintext = event_xml(corp.corp_id, event, int(self.now), fields, corp.agent_id)
         crypto = WeComCrypto(corp.callback_token or "", corp.callback_aes_key or "", corp.corp_id)
@@ -58,8 +60,8 @@ class Run:
             body, signature = crypto.signed_envelope(plaintext, nonce, timestamp, corp.agent_id)
             return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body, "text/xml"
 
-        self.futures.append(deliverer(self.db).submit(corp.corp_id, corp.callback_url, build, platform="wecom",
-                                                      event=label, key=key))
+        self.futures.append(self.sandbox.deliverer.submit(corp.corp_id, corp.callback_url, build, platform="wecom",
+                                                          event=label, key=key))
 
 
 def _cdata(value: str) -> str:
@@ -92,15 +94,13 @@ def action(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     return fn
 
 
-def play(db: SandboxDB, corp: Corp, name: str, /, *, wait: bool = False, rng: random.Random | int | None = None,
+def play(sandbox: Sandbox, corp: Corp, name: str, /, *, wait: bool = False, rng: random.Random | int | None = None,
          sleep: Callable[[float], None] = time.sleep, **params: Any) -> dict[str, Any]:
-    """Run one action or scenario by name; with wait=True also wait for its callbacks and report them."""
-    if corp.platform == "dingtalk":
-        return importlib.import_module("connectors.sandbox.dingtalk").play(db, corp, name, wait=wait, **params)
+    """Run one WeCom action or scenario by name; with wait=True also wait for its callbacks and report them."""
     fn = ACTIONS.get(name)
     if fn is None:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(ACTIONS))}")
-    run = Run(db, corp, rng if isinstance(rng, random.Random) else random.Random(rng), sleep)
+    run = Run(sandbox, corp, rng if isinstance(rng, random.Random) else random.Random(rng), sleep)
     result = fn(run, **params)
     out = {"scenario": name, "result": result, "events": run.events, "callbacks": len(run.futures)}
     if wait:

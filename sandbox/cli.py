@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from connectors.sandbox.app import Control, open_db
+from sandbox.app import create_sandbox_app, open_sandbox
+from sandbox.control import Control
 
 DEFAULT_DB = "sqlite:///instance/sandbox.db"
 
@@ -28,7 +29,7 @@ def _control(db: str | None) -> Control:
     url = _db_url(db)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         os.makedirs(os.path.dirname(url[len("sqlite:///"):]) or ".", exist_ok=True)
-    return Control(open_db(url))
+    return Control(open_sandbox(url))
 
 
 def _corp_id(control: Control, value: str) -> str:
@@ -68,8 +69,6 @@ def sandbox() -> None:
 def serve(host: str, port: int, db: str | None) -> None:
     """Serve the sandbox standalone (WeCom at /wecom, DingTalk at /dingtalk, control at /_control)."""
     from werkzeug.serving import run_simple
-
-    from connectors.sandbox.app import create_sandbox_app
 
     url = _db_url(db)
     _control(url)

@@ -6,8 +6,8 @@ import json
 import requests
 from click.testing import CliRunner
 
-from connectors.sandbox.app import create_sandbox_app
-from connectors.sandbox.cli import sandbox as sandbox_cli
+from sandbox.app import create_sandbox_app
+from sandbox.cli import sandbox as sandbox_cli
 
 
 def test_control_http_round_trip(sandbox, callback_receiver):
@@ -42,7 +42,7 @@ def test_control_token_guards_the_control_api(tmp_path):
     client = app.test_client()
     assert client.post("/_control/corps", json={}).status_code == 403
     assert client.post("/_control/corps", json={}, headers={"X-Sandbox-Token": "s3cret"}).status_code == 201
-    app.extensions["sandbox"].engine.dispose()
+    app.extensions["sandbox"].close()
 
 
 def test_cli_create_seed_play_advance(tmp_path, callback_receiver):

@@ -3,27 +3,24 @@
 Behaves like the host: tokens expire on the sandbox clock (legacy 42001, garbage 40014, v1.0 401), 20 calls per
 second per app and API (90018 / 403 QpsLimitForAppkeyAndApi), an optional monthly quota on message and CRM APIs
 (90020), free-login codes single-use for 5 minutes (40078), external-contact validation (60204, 60103, 22005).
-The seeded organisation and the actions that deliver event callbacks live in dingtalk_actions.
+The seeded organisation lives in `sandbox.dingtalk.seed`, the actions that deliver event callbacks in
+`sandbox.dingtalk.actions`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
-import threading
-import weakref
 from datetime import datetime, timezone
 from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from connectors.sandbox.app import Corp, gate
-from connectors.sandbox.core import SandboxDB
-from connectors.sandbox.dingtalk_actions import ACTIONS, issue_code, play, seed_corp  # noqa: F401  (interface)
-from connectors.sandbox.dingtalk_models import (DingTalkError, DtChat, DtCode, DtContact, DtCrmCustomer,  # noqa: F401
-                                                DtDepartment, DtLabel, DtMessage, DtToken, DtUser, find_contact,
-                                                find_user, unionid)
+from sandbox.core import Corp, SandboxDB
+from sandbox.dingtalk.models import (DingTalkError, DtCode, DtContact, DtCrmCustomer, DtDepartment, DtLabel, DtMessage,
+                                     DtToken, DtUser, find_contact, find_user, unionid)
+from sandbox.state import Sandbox
 
 bp = Blueprint("sandbox_dingtalk", __name__)
 DEFAULT_QPS = 20
@@ -50,34 +47,21 @@ def v1(method: str, path: str):
 
 # ---------------------------------------------------------------- tokens and budgets
 
-def _db() -> SandboxDB:
+def _sandbox() -> Sandbox:
+    """The sandbox whose app serves this request."""
     return current_app.extensions["sandbox"]
 
 
-class _Budgets:
-    """Per-second call windows per app and API, and monthly counters, of one sandbox database."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.seconds: dict[tuple[str, str], tuple[int, int]] = {}
-        self.months: dict[tuple[str, str], int] = {}
+def _db() -> SandboxDB:
+    return _sandbox().db
 
 
-_budgets: "weakref.WeakKeyDictionary[SandboxDB, _Budgets]" = weakref.WeakKeyDictionary()
-_budgets_lock = threading.Lock()
-
-
-def _budgets_of(db: SandboxDB) -> _Budgets:
-    with _budgets_lock:
-        return _budgets.setdefault(db, _Budgets())
-
-
-def _throttle(db: SandboxDB, corp: Corp, api: str, v1_api: bool) -> None:
+def _throttle(sbx: Sandbox, corp: Corp, api: str, v1_api: bool) -> None:
     """limits["qps"] (default 20) calls per second per API, or limits["qps:<api>"]; limits["monthly_quota"] when set."""
-    now = db.clock.time()
-    gate(db).hit(corp.corp_id, api, 1 << 62, now)  # counted for Control.calls, never refused there
+    now = sbx.clock.time()
+    sbx.gate.hit(corp.corp_id, api, 1 << 62, now)  # counted for Control.calls, never refused there
     budget = int(corp.limit(f"qps:{api}", corp.limit("qps", DEFAULT_QPS)))
-    state = _budgets_of(db)
+    state = sbx.dingtalk_budgets
     with state.lock:
         second, count = state.seconds.get((corp.corp_id, api), (int(now), 0))
         count = 0 if second != int(now) else count
@@ -119,11 +103,12 @@ def _authenticate(db: SandboxDB, token: str | None, v1_api: bool) -> Corp:
 
 
 def _app(app_key: str, app_secret: str) -> Corp | None:
-    db = _db()
+    sbx = _sandbox()
+    db = sbx.db
     with db.session() as s:
         corp = s.scalar(select(Corp).where(Corp.app_key == app_key, Corp.platform == "dingtalk"))
     if corp is not None:
-        gate(db).hit(corp.corp_id, "gettoken", 1 << 62, db.clock.time())
+        sbx.gate.hit(corp.corp_id, "gettoken", 1 << 62, db.clock.time())
     if corp is None or not secrets.compare_digest(corp.secret.encode(), app_secret.encode()):
         return None
     return corp
@@ -152,13 +137,14 @@ def v1_token():
 
 @bp.route("/oapi/<path:path>", methods=["GET", "POST"])
 def oapi_dispatch(path: str):
-    db = _db()
+    sbx = _sandbox()
+    db = sbx.db
     try:
         corp = _authenticate(db, request.args.get("access_token"), v1_api=False)
         handler = OAPI.get(path)
         if handler is None:
             return jsonify(errcode=404, errmsg=f"api {path} not found"), 404
-        _throttle(db, corp, path, v1_api=False)
+        _throttle(sbx, corp, path, v1_api=False)
         body = json.loads(request.get_data() or b"{}") if request.method == "POST" else dict(request.args)
         if not isinstance(body, dict):
             raise DingTalkError(40035, "不合法的参数")
@@ -171,13 +157,14 @@ def oapi_dispatch(path: str):
 
 @bp.route("/api/<path:path>", methods=["GET", "POST", "PUT"])
 def v1_dispatch(path: str):
-    db = _db()
+    sbx = _sandbox()
+    db = sbx.db
     try:
         corp = _authenticate(db, request.headers.get("x-acs-dingtalk-access-token"), v1_api=True)
         handler = V1.get((request.method, path))
         if handler is None:
             return jsonify(code="ApiNotFound", message=path), 404
-        _throttle(db, corp, f"{request.method} {path}", v1_api=True)
+        _throttle(sbx, corp, f"{request.method} {path}", v1_api=True)
         if request.method == "GET":
             body = request.args.to_dict()
         else:

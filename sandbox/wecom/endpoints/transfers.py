@@ -5,10 +5,10 @@ from typing import Any
 
 from sqlalchemy import and_, exists, select
 
-from connectors.sandbox.wecom.base import (Ctx, ERRMSG, WeComError, api, cursor_in, cursor_out, int_cursor, page_limit,
-                                           settle_transfers, user)
-from connectors.sandbox.wecom.models import (Customer, Follow, GroupChat, GroupMember, LEFT, TAKEOVER_DELAY,
-                                             TRANSFERS_PER_WINDOW, TRANSFER_WINDOW, Transfer, User)
+from sandbox.wecom.endpoints.base import (Ctx, ERRMSG, WeComError, api, cursor_in, cursor_out, int_cursor, page_limit,
+                                          user)
+from sandbox.wecom.models import (Customer, Follow, GroupChat, GroupMember, LEFT, TAKEOVER_DELAY, TRANSFERS_PER_WINDOW,
+                                  TRANSFER_WINDOW, Transfer, User, settle_transfers)
 
 # ---------------------------------------------------------------- transfers
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from connectors.sandbox.app import Corp, gate
-from connectors.sandbox.core import SandboxDB
-from connectors.sandbox.wecom.models import Customer, Follow, LEFT, TAKEOVER_DELAY, Tag, TagGroup, Token, Transfer, User
+from sandbox.core import Corp, SandboxDB
+from sandbox.state import Sandbox
+from sandbox.wecom.models import Customer, Follow, LEFT, Tag, TagGroup, Token, User
 
 # ---------------------------------------------------------------- errors and plumbing
 
@@ -95,8 +93,13 @@ def api(path: str, method: str = "POST") -> Callable[[Handler], Handler]:
 bp = Blueprint("sandbox_wecom", __name__)
 
 
-def sandbox_db() -> SandboxDB:
+def current_sandbox() -> Sandbox:
+    """The sandbox whose app serves this request."""
     return current_app.extensions["sandbox"]
+
+
+def sandbox_db() -> SandboxDB:
+    return current_sandbox().db
 
 
 def _reply(errcode: int = 0, errmsg: str = "ok", **data: Any) -> Response:
@@ -119,16 +122,17 @@ def dispatch(name: str):
             body = json.loads(request.get_data() or b"{}")
             if not isinstance(body, dict):
                 raise ValueError
-        db = sandbox_db()
+        sbx = current_sandbox()
+        db = sbx.db
         with db.session() as s:  # one session for the token check and the API itself
-            corp = _authenticate(db, s, request.args.get("access_token"))
-            if not gate(db).hit(corp.corp_id, name, corp.per_minute(name), db.clock.time()):
+            corp = _authenticate(sbx, s, request.args.get("access_token"))
+            if not sbx.gate.hit(corp.corp_id, name, corp.per_minute(name), db.clock.time()):
                 raise WeComError(45009)
             slow = (corp.limit("latency", None) or {}).get(name)
             if slow:  # a slow host answer, configured per API: timeouts and workers dying mid-call
                 time.sleep(float(slow))
             if name in EDIT_APIS:
-                with gate(db).slot(corp.corp_id, "edit", int(corp.limit("edit_concurrency", 5))) as granted:
+                with sbx.gate.slot(corp.corp_id, "edit", int(corp.limit("edit_concurrency", 5))) as granted:
                     if not granted:
                         raise WeComError(45033)
                     # service time, so that real parallel callers overlap the way they do on the host
@@ -145,19 +149,13 @@ def _run(db: SandboxDB, s: Session, corp: Corp, handler: Handler, body: dict[str
     return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict()))
 
 
-#: token -> (generation, corp, expires_at), per sandbox database: a call need not read its token and corp again
-#: while nothing changed them (the control API and the actions that do bump the database's generation).
-_tokens: "weakref.WeakKeyDictionary[SandboxDB, dict[str, tuple[float, Corp, float]]]" = weakref.WeakKeyDictionary()
-_tokens_lock = threading.Lock()
-
-
-def _authenticate(db: SandboxDB, s: Session, token: str | None) -> Corp:
+def _authenticate(sbx: Sandbox, s: Session, token: str | None) -> Corp:
+    """The corp of a live access token; the sandbox's token cache spares the reads while nothing changed."""
     if not token:
         raise WeComError(41001)
+    db = sbx.db
     generation = db.generation.get()
-    with _tokens_lock:
-        known = _tokens.setdefault(db, {})
-        hit = known.get(token)
+    hit = sbx.wecom_tokens.get(token)
     if hit is None or hit[0] != generation:
         row = s.get(Token, token)
         if row is None or row.kind != "access":
@@ -167,10 +165,7 @@ def _authenticate(db: SandboxDB, s: Session, token: str | None) -> Corp:
             raise WeComError(40014)
         s.expunge(corp)
         hit = (generation, corp, row.expires_at)
-        with _tokens_lock:
-            if len(known) > 1000:
-                known.clear()
-            known[token] = hit
+        sbx.wecom_tokens.put(token, hit)
     if hit[2] <= db.clock.time():
         raise WeComError(42001)
     return hit[1]
@@ -178,7 +173,8 @@ def _authenticate(db: SandboxDB, s: Session, token: str | None) -> Corp:
 
 def gettoken():
     """GET gettoken?corpid&corpsecret (doc 91039): the same token until it expires, then a new one."""
-    db = sandbox_db()
+    sbx = current_sandbox()
+    db = sbx.db
     corpid, secret = request.args.get("corpid"), request.args.get("corpsecret")
     try:
         if not corpid:
@@ -192,7 +188,7 @@ def gettoken():
             if not secrets.compare_digest(secret.encode(), corp.secret.encode()):
                 raise WeComError(40001)
             now = db.clock.time()
-            if not gate(db).hit(corp.corp_id, "gettoken", corp.per_minute("gettoken"), now):
+            if not sbx.gate.hit(corp.corp_id, "gettoken", corp.per_minute("gettoken"), now):
                 raise WeComError(45009)
             token, expires_at = issue_token(s, corp, "access", corp.token_ttl, now)
         return _reply(access_token=token, expires_in=max(1, int(expires_at - now)))
@@ -320,25 +316,3 @@ def follow_info(f: Follow, tags: dict[str, tuple[Tag, TagGroup]]) -> dict[str, A
     info = follow_json(f, tags)
     info["tag_id"] = [t["tag_id"] for t in info.pop("tags")]
     return info
-
-
-def settle_transfers(s: Session, corp_id: str, now: float) -> None:
-    """Complete takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read)."""
-    due = list(s.scalars(select(Transfer).where(Transfer.corp_id == corp_id, Transfer.status == 2,
-                                                Transfer.created_at <= now - TAKEOVER_DELAY)))
-    for t in due:
-        old = s.scalar(select(Follow).where(Follow.corp_id == corp_id, Follow.userid == t.handover,
-                                            Follow.external_userid == t.external_userid))
-        taken = s.scalar(select(Follow.id).where(Follow.corp_id == corp_id, Follow.userid == t.takeover,
-                                                 Follow.external_userid == t.external_userid))
-        if old is not None and taken is None:
-            s.add(Follow(corp_id=corp_id, userid=t.takeover, external_userid=t.external_userid, remark=old.remark,
-                         description=old.description, remark_mobiles=old.remark_mobiles, tag_ids=old.tag_ids,
-                         createtime=int(t.created_at + TAKEOVER_DELAY), add_way=202 if not t.resigned else 203,
-                         state=old.state, oper_userid=t.takeover))
-        if old is not None:
-            s.delete(old)
-        t.status = 1
-        t.takeover_time = t.created_at + TAKEOVER_DELAY
-    if due:
-        s.flush()

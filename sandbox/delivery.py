@@ -2,13 +2,13 @@
 
 WeCom gives up a request after 5 s and retries up to three times (intervals undocumented: 1, 2, 4 s here);
 DingTalk retries after 10 s and 30 s. Deliveries run on a thread pool so that playing many actions never waits
-on a slow receiver; deliveries sharing a key (one customer, one chat) keep their order.
+on a slow receiver; deliveries sharing a key (one customer, one chat) keep their order. Each sandbox owns one
+`Deliverer` (`sandbox.state.Sandbox.deliverer`).
 """
 from __future__ import annotations
 
 import threading
 import time
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import JSON, Boolean, Double, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from connectors.sandbox.core import Base, SandboxDB
+from sandbox.core import Base, SandboxDB
 
 Build = Callable[[], tuple[dict, bytes, str]]  # -> (query params, body, content type), called per attempt
 
@@ -143,28 +143,8 @@ class Deliverer:
         self._session.close()
 
 
-_deliverers: "weakref.WeakKeyDictionary[SandboxDB, Deliverer]" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def deliverer(db: SandboxDB) -> Deliverer:
-    """The deliverer of this sandbox database (created on first use)."""
-    with _lock:
-        found = _deliverers.get(db)
-        if found is None:
-            found = _deliverers[db] = Deliverer(db)
-        return found
-
-
-def install(db: SandboxDB, replacement: Deliverer) -> Deliverer | None:
-    """Swap the deliverer of a sandbox database (tests install one with a fake sleep); returns the old one."""
-    with _lock:
-        old = _deliverers.get(db)
-        _deliverers[db] = replacement
-        return old
-
-
 def recent(db: SandboxDB, corp_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The corp's latest logged deliveries, newest first."""
     with db.session() as s:
         rows = s.scalars(select(DeliveryLog).where(DeliveryLog.corp_id == corp_id)
                          .order_by(DeliveryLog.id.desc()).limit(limit))

@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import func, select
 
-from connectors.sandbox import names
-from connectors.sandbox.wecom import Customer, Department, Follow, GroupChat, GroupMember, Tag, User
+from sandbox import names
+from sandbox.wecom.models import Customer, Department, Follow, GroupChat, GroupMember, Tag, User
 
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 

@@ -1,144 +1,21 @@
-"""The sandbox Flask app, its corps, the in-process rate/concurrency gate, and the control surface.
+"""The control surface: create and change corps, move the clock, seed organisations, play scenarios.
 
-Hosts: `/wecom/cgi-bin/...` (connectors.sandbox.wecom) and `/dingtalk/...` (connectors.sandbox.dingtalk when present).
-Control: `/_control/...` JSON, mirrored in-process by `Control(db)`.
+`Control(sandbox)` is the surface in-process (the product and the tests call it); `control_bp` serves the same
+as JSON under `/_control/...` of the sandbox's app, guarded by the app's `SANDBOX_CONTROL_TOKEN` when set.
 """
 from __future__ import annotations
 
-import importlib
 import secrets
 import string
 import threading
-import weakref
-from collections import Counter
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
-from sqlalchemy import JSON, Double, Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy import select
 
-from connectors.sandbox.core import Base, SandboxDB
-
-PLATFORMS = ("wecom", "dingtalk")
-DEFAULT_PER_MINUTE = 10000
-CORP_FIELDS = ("name", "secret", "agent_id", "app_key", "callback_url", "callback_token", "callback_aes_key",
-               "token_ttl", "limits")
-
-
-class Corp(Base):
-    """A sandbox tenant: a WeCom corp with one self-built app, or a DingTalk org with one app."""
-
-    __tablename__ = "sbx_corp"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    platform: Mapped[str] = mapped_column(String(16))
-    corp_id: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(128), default="")
-    secret: Mapped[str] = mapped_column(String(128))
-    agent_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    app_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
-    callback_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    callback_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    callback_aes_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    token_ttl: Mapped[int] = mapped_column(Integer, default=7200)
-    limits: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[float] = mapped_column(Double, default=0.0)
-
-    def __repr__(self) -> str:  # secrets stay out of logs
-        return f"Corp({self.platform}:{self.corp_id})"
-
-    def limit(self, key: str, default: Any) -> Any:
-        return (self.limits or {}).get(key, default)
-
-    def per_minute(self, api: str) -> int:
-        """The per-minute budget of one API: a per-API override, else the corp's default, else 10000."""
-        limits = self.limits or {}
-        return int(limits.get(api, limits.get("per_minute", DEFAULT_PER_MINUTE)))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"platform": self.platform, "corp_id": self.corp_id, "id": self.id,
-                **{f: getattr(self, f) for f in CORP_FIELDS}}
-
-
-class Gate:
-    """Per-corp API budgets per sandbox-clock minute, in-flight slots, and call counts (one server process)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._windows: dict[tuple[str, str], tuple[int, int]] = {}
-        self._inflight: Counter[tuple[str, str]] = Counter()
-        self.calls: Counter[tuple[str, str]] = Counter()
-
-    def hit(self, corp_id: str, api: str, budget: int, now: float) -> bool:
-        """Count one call; False when the corp already spent this minute's budget for the API."""
-        window = int(now // 60)
-        with self._lock:
-            self.calls[(corp_id, api)] += 1
-            seen, count = self._windows.get((corp_id, api), (window, 0))
-            if seen != window:
-                count = 0
-            if count >= budget:
-                self._windows[(corp_id, api)] = (window, count)
-                return False
-            self._windows[(corp_id, api)] = (window, count + 1)
-            return True
-
-    @contextmanager
-    def slot(self, corp_id: str, group: str, limit: int) -> Iterator[bool]:
-        """Yield True while holding one of `limit` in-flight slots, False when all are taken."""
-        key = (corp_id, group)
-        with self._lock:
-            granted = self._inflight[key] < limit
-            if granted:
-                self._inflight[key] += 1
-        try:
-            yield granted
-        finally:
-            if granted:
-                with self._lock:
-                    self._inflight[key] -= 1
-
-    def counts(self, corp_id: str) -> dict[str, int]:
-        with self._lock:
-            return {api: n for (cid, api), n in self.calls.items() if cid == corp_id}
-
-    def reset(self, corp_id: str | None = None, *, calls: bool = False) -> None:
-        """Start the corp's budgets afresh (and its call counts when asked)."""
-        with self._lock:
-            for store in (self._windows, self.calls) if calls else (self._windows,):
-                for key in [k for k in store if corp_id is None or k[0] == corp_id]:
-                    del store[key]
-
-
-_gates: "weakref.WeakKeyDictionary[SandboxDB, Gate]" = weakref.WeakKeyDictionary()
-_gates_lock = threading.Lock()
-
-
-def gate(db: SandboxDB) -> Gate:
-    """The gate shared by every request served from this sandbox database object."""
-    with _gates_lock:
-        found = _gates.get(db)
-        if found is None:
-            found = _gates[db] = Gate()
-        return found
-
-
-def _host_modules() -> list[Any]:
-    """Import every module that declares sandbox tables, so create_all sees them."""
-    mods = [importlib.import_module("connectors.sandbox.wecom"), importlib.import_module("connectors.sandbox.delivery")]
-    try:
-        mods.append(importlib.import_module("connectors.sandbox.dingtalk"))
-    except ModuleNotFoundError as exc:
-        if exc.name != "connectors.sandbox.dingtalk":
-            raise
-    return mods
-
-
-def open_db(url: str) -> SandboxDB:
-    """Open (and create the tables of) a sandbox database."""
-    _host_modules()
-    return SandboxDB(url)
+from sandbox import delivery, scenarios, seed
+from sandbox.core import CORP_FIELDS, PLATFORMS, Base, Corp
+from sandbox.state import Sandbox
 
 
 def new_aes_key() -> str:
@@ -149,10 +26,10 @@ def new_aes_key() -> str:
 class Control:
     """Create and change corps, move the clock, seed data and play scenarios; the product calls this in-process."""
 
-    def __init__(self, db: SandboxDB):
-        _host_modules()
-        Base.metadata.create_all(db.engine)
-        self.db = db
+    def __init__(self, sandbox: Sandbox):
+        Base.metadata.create_all(sandbox.db.engine)  # every table is declared once this module is imported
+        self.sandbox = sandbox
+        self.db = sandbox.db
 
     def create_corp(self, platform: str = "wecom", *, corp_id: str | None = None, **fields: Any) -> Corp:
         if platform not in PLATFORMS:
@@ -208,7 +85,7 @@ class Control:
         "latency": {"<api path>": seconds}}."""
         current = {} if replace else dict(self.corp(corp_id).limits or {})
         current.update(limits)
-        gate(self.db).reset(corp_id)
+        self.sandbox.gate.reset(corp_id)
         return self.update_corp(corp_id, limits=current)
 
     def advance(self, seconds: float) -> float:
@@ -221,30 +98,25 @@ class Control:
 
     def calls(self, corp_id: str) -> dict[str, int]:
         """How many times each API was called for the corp by this process's server (e.g. gettoken)."""
-        return gate(self.db).counts(corp_id)
+        return self.sandbox.gate.counts(corp_id)
 
     def seed(self, corp_id: str, **params: Any) -> dict[str, int]:
-        from connectors.sandbox import seed
-
         return seed.seed(self.db, self.corp(corp_id), **params)
 
     def play(self, corp_id: str, name: str, /, *, wait: bool = False, background: bool = False,
              **params: Any) -> dict[str, Any]:
         """Run a scenario; background=True returns at once (a paced scan can take a minute)."""
-        from connectors.sandbox import scenarios
-
         corp = self.corp(corp_id)
-        if corp.platform == "wecom" and name not in scenarios.ACTIONS:
-            raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(scenarios.ACTIONS))}")
+        known = scenarios.ACTIONS["wecom"]  # a DingTalk corp's play names its unknown action itself
+        if corp.platform == "wecom" and name not in known:
+            raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(known))}")
         if background:
-            threading.Thread(target=scenarios.play, args=(self.db, corp, name), kwargs=params, daemon=True,
+            threading.Thread(target=scenarios.play, args=(self.sandbox, corp, name), kwargs=params, daemon=True,
                              name=f"sbx-play-{name}").start()
             return {"scenario": name, "background": True}
-        return scenarios.play(self.db, corp, name, wait=wait, **params)
+        return scenarios.play(self.sandbox, corp, name, wait=wait, **params)
 
     def deliveries(self, corp_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        from connectors.sandbox import delivery
-
         return delivery.recent(self.db, corp_id, limit)
 
 
@@ -346,20 +218,3 @@ def move_clock():
     control = _control()
     now = control.reset_clock() if body.get("reset") else control.advance(float(body.get("advance", 0)))
     return jsonify(now=now)
-
-
-def create_sandbox_app(db_url: str, *, control_token: str | None = None) -> Flask:
-    """The sandbox as a WSGI app: mount it under /sandbox or serve it standalone."""
-    modules = _host_modules()
-    app = Flask("connectors.sandbox")
-    app.config["SANDBOX_CONTROL_TOKEN"] = control_token
-    app.json.ensure_ascii = False
-    db = SandboxDB(db_url)
-    app.extensions["sandbox"] = db
-    app.extensions["sandbox_control"] = Control(db)
-    for module in modules:
-        bp = getattr(module, "bp", None)
-        if bp is not None:
-            app.register_blueprint(bp, url_prefix="/" + module.__name__.rsplit(".", 1)[1])
-    app.register_blueprint(control_bp, url_prefix="/_control")
-    return app
