@@ -15,14 +15,15 @@ DEFAULT_DB = "sqlite:///instance/sandbox.db"
 
 
 def _db_url(explicit: str | None) -> str:
-    """--db, else the product's configured sandbox database, else SCRM_SANDBOX_DATABASE_URL, else instance/."""
+    """--db, else the product's sandbox database (its setting SCRM_SANDBOX_DATABASE_URL, when these commands run
+    as `scrm sandbox …`), else instance/sandbox.db."""
     if explicit:
         return explicit
     from flask import current_app, has_app_context
 
     if has_app_context() and current_app.config.get("SANDBOX_DATABASE_URL"):
         return current_app.config["SANDBOX_DATABASE_URL"]
-    return os.environ.get("SCRM_SANDBOX_DATABASE_URL") or DEFAULT_DB
+    return DEFAULT_DB
 
 
 def _control(db: str | None) -> Control:

@@ -13,8 +13,12 @@ PLATFORMS = ("wecom", "dingtalk")
 
 
 def new_corp_key() -> str:
-    """The public key used in callback and H5 URLs: unguessable, URL-safe, no host id leaked."""
-    return secrets.token_urlsafe(12)
+    """The public key used in callback and H5 URLs: unguessable, URL-safe, no host id leaked, and never starting
+    with '-' (a command line would read it as an option)."""
+    while True:
+        key = secrets.token_urlsafe(12)
+        if not key.startswith("-"):
+            return key
 
 
 class Corp(Base):

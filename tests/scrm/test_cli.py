@@ -64,7 +64,7 @@ def test_worker_refuses_in_embedded_mode(run):
 
 
 # the way a production install runs: no host emulator package at all
-WITHOUT_SANDBOX = "import sys; sys.modules['sandbox'] = None; from scrm.cli import main; main()"
+WITHOUT_SANDBOX = "import sys; sys.modules['sandbox'] = None; from scrm.console import main; main()"
 
 
 @pytest.mark.parametrize("args", [("sandbox", "seed", "--corp", "ww1"), ("sandbox", "connect"), ("sandbox",)])

@@ -108,3 +108,11 @@ def test_a_nested_unit_is_a_savepoint(db):
     kept = set(db.session.scalars(select(Employee.host_id).where(Employee.corp_id == corp.id)))
     savepoints = db.session.get_bind().dialect.name != "sqlite"
     assert kept == ({"kept"} if savepoints else {"kept", "undone"})
+
+
+def test_corp_keys_never_read_as_a_command_line_option(monkeypatch):
+    from scrm.models import corp as corp_model
+
+    keys = iter(["-leading-dash", "plainkey"])
+    monkeypatch.setattr(corp_model.secrets, "token_urlsafe", lambda n: next(keys))
+    assert corp_model.new_corp_key() == "plainkey"
