@@ -8,10 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from connectors.runtime import make_runtime
+from connectors.wecom import host as wecom_host
 from connectors.wecom.host import CAPABILITIES, WeComHost
 from connectors.wecom.platform import platform
+from sandbox.wecom.models import AppMessage
 from scrm.host import (Attachment, Capability, ChannelCodeSpec, CorpAccess, HostCredentialsError, HostError, HostNotFound,
                        HostRateLimited, HostUnavailable, HostUnsupported, MassMessageSpec, MessageContent, iterate)
 
@@ -331,9 +334,24 @@ def test_mass_message_lifecycle(sandbox, corp, host):
 # ---------------------------------------------------------------- app messages and H5
 
 
-def test_send_app_message(host):
+def test_send_app_message(sandbox, corp, host):
     users = [e.user_id for e in host.list_employees()[:3]]
-    host.send_app_message(users + ["nobody"], "你有 3 位新客户")
+    host.send_app_message(users + users[:1] + ["nobody"], "你有 3 位新客户")
+    with sandbox.db.session() as s:
+        sent = [(m.agentid, m.touser, m.msgtype, m.content) for m in s.scalars(select(AppMessage).where(
+            AppMessage.corp_id == corp.corp_id))]
+    # one call through the corp's app, each employee once; the host drops the unknown user
+    assert sent == [(str(corp.agent_id), users, "text", {"content": "你有 3 位新客户"})]
+
+
+def test_send_app_message_splits_at_the_hosts_limit(sandbox, corp, host, monkeypatch):
+    monkeypatch.setattr(wecom_host, "APP_MESSAGE_BATCH", 2)
+    users = [e.user_id for e in host.list_employees()[:5]]
+    host.send_app_message(users, "提醒")
+    with sandbox.db.session() as s:
+        batches = [m.touser for m in s.scalars(select(AppMessage).where(AppMessage.corp_id == corp.corp_id)
+                                                .order_by(AppMessage.id))]
+    assert batches == [users[:2], users[2:4], users[4:]]
 
 
 def test_jsapi_config_signs_with_the_hosts_tickets(sandbox, corp, host):
