@@ -8,6 +8,7 @@ from scrm.extensions import db
 from scrm.host import Host, HostGroupChat, HostGroupMember, HostNotFound, HostUnsupported
 from scrm.models import Corp, GroupChat, GroupMember, utcnow
 from scrm.services import timeline
+from scrm.services.event_context import EventContext
 from scrm.services.org import find_employee
 from scrm.services.relations import find_customer
 
@@ -24,7 +25,7 @@ def _chat(corp: Corp, chat_id: str) -> GroupChat:
     return chat
 
 
-def _join(corp: Corp, chat: GroupChat, member: HostGroupMember, ctx, at) -> None:
+def _join(corp: Corp, chat: GroupChat, member: HostGroupMember, ctx: EventContext, at) -> None:
     row = db.session.scalar(select(GroupMember).where(GroupMember.group_chat_id == chat.id,
                                                       GroupMember.member_host_id == member.user_id))
     fresh = row is None or row.left_at is not None
@@ -47,7 +48,7 @@ def _join(corp: Corp, chat: GroupChat, member: HostGroupMember, ctx, at) -> None
                             occurred_at=member.join_time or at, dedupe_key=ctx.key("group_joined", row.id))
 
 
-def _leave(corp: Corp, chat: GroupChat, row: GroupMember, ctx, at) -> None:
+def _leave(corp: Corp, chat: GroupChat, row: GroupMember, ctx: EventContext, at) -> None:
     row.left_at = at or utcnow()
     if row.customer_id:
         timeline.record(corp_id=corp.id, customer_id=row.customer_id, kind="group_left",
@@ -55,7 +56,7 @@ def _leave(corp: Corp, chat: GroupChat, row: GroupMember, ctx, at) -> None:
                         dedupe_key=ctx.key("group_left", row.id))
 
 
-def apply_group_chat(corp: Corp, hc: HostGroupChat, ctx, at=None) -> GroupChat:
+def apply_group_chat(corp: Corp, hc: HostGroupChat, ctx: EventContext, at=None) -> GroupChat:
     """Make the local chat match the host's full view of it."""
     chat = _chat(corp, hc.chat_id)
     chat.name, chat.notice, chat.host_created_at = hc.name, hc.notice, hc.created_at
@@ -72,7 +73,7 @@ def apply_group_chat(corp: Corp, hc: HostGroupChat, ctx, at=None) -> GroupChat:
     return chat
 
 
-def _apply_event_only(corp: Corp, event: GroupChatChanged, ctx) -> None:
+def _apply_event_only(corp: Corp, event: GroupChatChanged, ctx: EventContext) -> None:
     """DingTalk offers no chat read API to internal apps: apply what the event itself says."""
     chat = _chat(corp, event.chat_id)
     if event.change in _LEFT:
@@ -84,7 +85,7 @@ def _apply_event_only(corp: Corp, event: GroupChatChanged, ctx) -> None:
             _join(corp, chat, HostGroupMember(user_id=user_id, type=1), ctx, event.occurred_at)
 
 
-def on_group_chat_changed(corp: Corp, event: GroupChatChanged, host: Host, ctx) -> None:
+def on_group_chat_changed(corp: Corp, event: GroupChatChanged, host: Host, ctx: EventContext) -> None:
     if event.change in _DISMISSED:
         chat = _chat(corp, event.chat_id)
         chat.status = "dismissed"

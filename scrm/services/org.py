@@ -5,11 +5,12 @@ import logging
 
 from sqlalchemy import delete, select
 
-from scrm.events import DepartmentChanged, EmployeeChanged
 from scrm.db import get_or_create
+from scrm.events import DepartmentChanged, EmployeeChanged
 from scrm.extensions import db
 from scrm.host import Host, HostDepartment, HostEmployee, HostNotFound
 from scrm.models import Corp, Department, Employee, EmployeeDepartment, utcnow
+from scrm.services.event_context import EventContext
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _employee_from_details(user_id: str, details: dict) -> HostEmployee:
                         email=details.get("Email"), avatar=details.get("Avatar"))
 
 
-def on_employee_changed(corp: Corp, event: EmployeeChanged, host: Host, ctx) -> None:
+def on_employee_changed(corp: Corp, event: EmployeeChanged, host: Host, ctx: EventContext) -> None:
     """Created/updated: read the employee (the callback may carry only ids); departed: mark them departed."""
     for user_id in event.user_ids:
         if event.change == "departed":
@@ -96,7 +97,7 @@ def on_employee_changed(corp: Corp, event: EmployeeChanged, host: Host, ctx) -> 
         upsert_employee(corp, he)
 
 
-def on_department_changed(corp: Corp, event: DepartmentChanged, host: Host, ctx) -> None:
+def on_department_changed(corp: Corp, event: DepartmentChanged, host: Host, ctx: EventContext) -> None:
     if event.change == "deleted":
         for host_id in event.department_ids:
             dept = db.session.scalar(select(Department).where(Department.corp_id == corp.id,

@@ -17,14 +17,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from scrm import metrics
 from scrm.db import unit_of_work
-from scrm.events import (ChatAuthorized, CustomerAdded, CustomerEdited, CustomerRemovedByCustomer,
-                         CustomerRemovedByEmployee, DepartmentChanged, EmployeeChanged, GroupChatChanged,
-                         HostEvent, TagChanged, TransferFailed)
+from scrm.events import (
+    ChatAuthorized,
+    CustomerAdded,
+    CustomerEdited,
+    CustomerRemovedByCustomer,
+    CustomerRemovedByEmployee,
+    DepartmentChanged,
+    EmployeeChanged,
+    GroupChatChanged,
+    HostEvent,
+    TagChanged,
+    TransferFailed,
+)
 from scrm.extensions import db
 from scrm.host import HostError, platforms
 from scrm.models import Corp, InboxEvent, utcnow
 from scrm.services import channels, group_chats, inbox, org, relations, tags, welcome
 from scrm.services.corps import host_for
+from scrm.services.event_context import EventContext
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +59,6 @@ def is_handled(event: HostEvent) -> bool:
 
 #: What must happen before anything slower for an event, in its own transaction: the welcome code lives 20 s.
 FIRST = {CustomerAdded: welcome.ensure_sent}
-
-
-@dataclass
-class EventContext:
-    """What a handler knows about the row it serves: keys derived from it make its writes idempotent. Slower work
-    a handler asks for with `then(task, *args)` becomes tasks of their own once its writes are committed, so it
-    retries at its own pace (the host's edit limits) without holding up the queue."""
-
-    inbox_id: int | None
-    followups: list[tuple[str, tuple]] = field(default_factory=list)
-
-    def key(self, kind: str, *parts) -> str | None:
-        if self.inbox_id is None:
-            return None
-        return ":".join(["inbox", str(self.inbox_id), kind, *map(str, parts)])
-
-    def then(self, task: str, *args) -> None:
-        self.followups.append((task, args))
 
 
 @dataclass

@@ -12,13 +12,20 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from scrm.events import (ChatAuthorized, CustomerAdded, CustomerEdited, CustomerRemovedByCustomer,
-                         CustomerRemovedByEmployee, TransferFailed)
 from scrm.db import get_or_create
+from scrm.events import (
+    ChatAuthorized,
+    CustomerAdded,
+    CustomerEdited,
+    CustomerRemovedByCustomer,
+    CustomerRemovedByEmployee,
+    TransferFailed,
+)
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostFollow, HostNotFound
 from scrm.models import Channel, Corp, Customer, Employee, Relationship, RelationshipTag, utcnow
 from scrm.services import timeline
+from scrm.services.event_context import EventContext
 from scrm.services.org import ensure_employee
 from scrm.services.tags import ensure_tags
 
@@ -111,7 +118,7 @@ class Added:
     change: str | None
 
 
-def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> Added | None:
+def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx: EventContext) -> Added | None:
     """Read the customer and the relationship from the host and record them, attributed to the channel."""
     employee = ensure_employee(corp, event.employee_id, host)
     try:
@@ -133,7 +140,7 @@ def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> Adde
     return Added(rel, customer, employee, change)
 
 
-def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx) -> None:
+def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx: EventContext) -> None:
     """Re-read the relationship: the employee changed remark or tags in the host app."""
     employee = ensure_employee(corp, event.employee_id, host)
     record = host.get_customer(event.customer_id)
@@ -152,7 +159,7 @@ def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx) -> No
 
 
 def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *, status: str,
-                     reason: str, at: datetime | None, host: Host, ctx) -> Relationship | None:
+                     reason: str, at: datetime | None, host: Host, ctx: EventContext) -> Relationship | None:
     """End a relationship; unknown ones are recorded ended, so an add that arrives later cannot revive them."""
     at = at or utcnow()
     employee = ensure_employee(corp, employee_host_id, host)
@@ -175,7 +182,7 @@ def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *
     return rel
 
 
-def on_removed_by_employee(corp: Corp, event: CustomerRemovedByEmployee, host: Host, ctx) -> None:
+def on_removed_by_employee(corp: Corp, event: CustomerRemovedByEmployee, host: Host, ctx: EventContext) -> None:
     transferred = event.source == "DELETE_BY_TRANSFER"
     end_relationship(corp, event.employee_id, event.customer_id,
                      status="transferred" if transferred else "removed_by_employee",
@@ -183,12 +190,12 @@ def on_removed_by_employee(corp: Corp, event: CustomerRemovedByEmployee, host: H
                      ctx=ctx)
 
 
-def on_removed_by_customer(corp: Corp, event: CustomerRemovedByCustomer, host: Host, ctx) -> None:
+def on_removed_by_customer(corp: Corp, event: CustomerRemovedByCustomer, host: Host, ctx: EventContext) -> None:
     end_relationship(corp, event.employee_id, event.customer_id, status="removed_by_customer",
                      reason="deleted_by_customer", at=event.occurred_at, host=host, ctx=ctx)
 
 
-def _note_on_relationship(corp: Corp, event, host: Host, ctx, kind: str, payload: dict) -> None:
+def _note_on_relationship(corp: Corp, event, host: Host, ctx: EventContext, kind: str, payload: dict) -> None:
     employee = ensure_employee(corp, event.employee_id, host)
     customer = _placeholder_customer(corp, event.customer_id)
     rel = find_relationship(corp, employee, customer)
@@ -197,10 +204,10 @@ def _note_on_relationship(corp: Corp, event, host: Host, ctx, kind: str, payload
                     occurred_at=event.occurred_at, dedupe_key=ctx.key(kind, customer.id))
 
 
-def on_transfer_failed(corp: Corp, event: TransferFailed, host: Host, ctx) -> None:
+def on_transfer_failed(corp: Corp, event: TransferFailed, host: Host, ctx: EventContext) -> None:
     """The takeover failed (customer refused, or the taker is at their limit): the customer stays put."""
     _note_on_relationship(corp, event, host, ctx, "transfer_failed", {"reason": event.reason})
 
 
-def on_chat_authorized(corp: Corp, event: ChatAuthorized, host: Host, ctx) -> None:
+def on_chat_authorized(corp: Corp, event: ChatAuthorized, host: Host, ctx: EventContext) -> None:
     _note_on_relationship(corp, event, host, ctx, "chat_archive_approved", {})

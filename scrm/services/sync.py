@@ -24,7 +24,7 @@ from scrm.models import (Channel, Corp, Customer, Employee, Relationship, Relati
                          TimelineEntry, utcnow)
 from scrm.services import group_chats, org, tags
 from scrm.services.corps import host_for
-from scrm.services.processing import EventContext
+from scrm.services.event_context import EventContext
 
 log = logging.getLogger(__name__)
 STAGES = ("employees", "tags", "customers", "groups")

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from scrm.events import TagChanged
 from scrm.db import get_or_create
+from scrm.events import TagChanged
 from scrm.extensions import db
 from scrm.host import Host, HostTagGroup
 from scrm.models import Corp, Tag, TagGroup
+from scrm.services.event_context import EventContext
 
 
 def upsert_tag_group(corp: Corp, hg: HostTagGroup, *, complete: bool = True) -> TagGroup:
@@ -58,7 +59,7 @@ def _mark_deleted(corp: Corp, host_id: str, kind: str | None) -> None:
         tag.deleted = True
 
 
-def on_tag_changed(corp: Corp, event: TagChanged, host: Host, ctx) -> None:
+def on_tag_changed(corp: Corp, event: TagChanged, host: Host, ctx: EventContext) -> None:
     """Re-read what the console changed: the group, the tag's group, or the whole library after a shuffle."""
     if event.change == "delete" and event.tag_id:
         _mark_deleted(corp, event.tag_id, event.kind)

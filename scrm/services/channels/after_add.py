@@ -17,12 +17,13 @@ from scrm.services import relations
 from scrm.services.channels import contact_way
 from scrm.services.channels.rules import remark_for
 from scrm.services.corps import host_for
+from scrm.services.event_context import EventContext
 from scrm.services.relations import set_relationship_tags
 
 AFTER_ADD_TASK = "scrm.channels.after_add"
 
 
-def on_channel_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx) -> None:
+def on_channel_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx: EventContext) -> None:
     """The add handler: the relationship (relations); the channel's rules follow as a task of their own (tags and
     remark wait for the host's edit slots). They follow every add event of a channel's relationship, also when a
     sync running meanwhile recorded the relationship first: the rules only add what is missing."""
