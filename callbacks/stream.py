@@ -14,8 +14,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.ingest import NotStored, ingest
-from connectors.dingtalk.events import parse_stream
-from scrm.host import CallbackError
+from scrm.host import CallbackError, platforms
 from scrm.services.corps import get_corp
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,8 @@ class InboxEventHandler(dingtalk_stream.EventHandler):
         with self.app.app_context():
             try:
                 corp = get_corp(self.corp_key)
-                parsed = parse_stream(headers.event_type, headers.event_id, event.data, headers.event_born_time)
+                parse = platforms(self.app).get("dingtalk").parse_stream
+                parsed = parse(headers.event_type, headers.event_id, event.data, headers.event_born_time)
                 ingest(corp, parsed)
             except CallbackError as exc:
                 log.warning("stream event %s refused: %s", headers.event_id, exc)

@@ -26,4 +26,5 @@ def callback_crypto(access: CorpAccess) -> DingTalkCrypto:
 def platform(runtime: Runtime) -> Platform:
     """One descriptor per app: every corp's host shares the app's runtime (token store, limiter, HTTP session)."""
     return Platform(name=PLATFORM, capabilities=CAPABILITIES, host=lambda access: DingTalkHost(access, runtime),
-                    parse=events.parse, callback_crypto=callback_crypto)
+                    parse=events.parse, callback_crypto=callback_crypto,
+                    parse_stream=events.parse_stream)

@@ -33,6 +33,8 @@ class Platform:
     parse: Callable[[str], "ParsedCallback"]
     #: the callback crypto of one corp (verify, decrypt, encrypt the answer); raises BadSignature when unset
     callback_crypto: Callable[[CorpAccess], Any]
+    #: a frame of the platform's event stream (DingTalk Stream: type, id, data, born time) → ParsedCallback
+    parse_stream: Callable[[str, str, Any, int | None], "ParsedCallback"] | None = None
 
 
 class Platforms:
