@@ -20,7 +20,8 @@ ALLOWED = {
 }
 #: the composition root and the entry points wire the rooms together
 ROOTS = {
-    "scrm.app": {"connectors", "callbacks", "tasks", "h5", "sandbox"},
+    "scrm.app": {"connectors", "callbacks", "tasks", "h5"},
+    "scrm.embedded": {"sandbox"},
     "scrm.console": set(),
     "scrm.wsgi": set(),
     "tasks.worker": {"scrm"},

@@ -19,7 +19,7 @@ def _sandbox(app):
 
 
 def _connected(app):
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(app, "wecom", employees=4, customers=0)
     corp = db.session.scalar(select(Corp).where(Corp.corp_key == info["corp_key"]))

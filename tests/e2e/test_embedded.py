@@ -29,7 +29,7 @@ def embedded(make_app, tmp_path):
 
 
 def test_customers_scanning_a_code_become_attributed_relationships(embedded):
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(embedded, "wecom", employees=3, customers=5)
     assert info["api_base"].endswith("/sandbox/wecom") and info["seeded"]["employees"] == 3
@@ -46,7 +46,7 @@ def test_customers_scanning_a_code_become_attributed_relationships(embedded):
 
 
 def test_a_customer_deleting_the_salesperson_ends_the_relationship(embedded):
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=0)
     control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
@@ -60,7 +60,7 @@ def test_a_customer_deleting_the_salesperson_ends_the_relationship(embedded):
 
 
 def test_a_dingtalk_departure_reaches_the_product_as_a_signed_callback(embedded):
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(embedded, "dingtalk", employees=3, customers=4)
     control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
@@ -76,7 +76,7 @@ def test_a_dingtalk_departure_reaches_the_product_as_a_signed_callback(embedded)
 
 
 def test_sandbox_commands_take_the_products_corp_key(embedded):
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=0)
     result = embedded.test_cli_runner().invoke(args=["sandbox", "play", "scan", "--corp", info["corp_key"],
@@ -88,7 +88,7 @@ def test_sandbox_commands_take_the_products_corp_key(embedded):
 
 def test_the_relationship_lifecycle_table_against_the_sandbox(embedded):
     """add → removed by the customer → re-added → removed by the employee, one row with its whole history."""
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
     from scrm.host import ChannelCodeSpec
     from scrm.services.corps import get_corp, host_for
 

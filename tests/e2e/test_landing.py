@@ -36,7 +36,7 @@ def _need(path: str | Path, hint: str) -> None:
 @pytest.fixture
 def org(embedded):  # noqa: F811
     """A sandbox DingTalk org, connected and synced (employees and labels), and a channel over two employees."""
-    from scrm.app import connect_sandbox_corp
+    from scrm.embedded import connect_sandbox_corp
 
     info = connect_sandbox_corp(embedded, "dingtalk", employees=3, customers=0)
     db.session.commit()
