@@ -76,8 +76,7 @@ def search(principal: Principal, filters: dict, *, limit: int = 50, after: int |
         page = page.where(numbered.c.id < after if descending else numbered.c.id > after)
     found = db.session.execute(page.order_by(numbered.c.id.desc() if descending else numbered.c.id)
                                .limit(limit + 1)).all()
-    total = found[0].total if found else db.session.scalar(
-        select(func.count()).select_from(matching(principal, filters).subquery()))
+    total = found[0].total if found else count(principal, filters)
     more, ids = len(found) > limit, [row.id for row in found[:limit]]
     rows = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
     followers = dict(db.session.execute(select(Relationship.customer_id, func.count()).where(

@@ -71,9 +71,10 @@ def discard(config_id: str | None, host: Host, why: str) -> None:
         log.warning("could not delete contact way %s (%s): %s", config_id, why, exc)
 
 
-def recorded_or_discarded(config_id: str, host: Host, record) -> None:
-    """Run `record` (a function holding a unit of work) for a contact way the host has just made; if it fails,
-    the contact way is deleted again, so no commit failure leaves one on the host that nothing here knows of."""
+def recorded_or_discarded(config_id: str | None, host: Host, record) -> None:
+    """Run `record` (a function holding a unit of work) for a contact way the host has just made (None: no contact
+    way); if it fails, the contact way is deleted again, so no commit failure leaves one on the host that nothing
+    here knows of."""
     try:
         record()
     except BaseException:
@@ -85,7 +86,7 @@ def end(corp: Corp, channel_id: int, status: str, host: Host, *, only_if: str = 
     """End a channel (used, expired): recorded first, then the contact way is deleted (best effort: the channel
     ends here anyway; the host's way expires or is deleted by an admin). False when the channel had moved on."""
     with unit_of_work():
-        channel = _locked(channel_id)
+        channel = locked(channel_id)
         if channel is None or channel.status != only_if:
             return False
         config_id = channel.config_id if uses_contact_way(host) else None
@@ -96,7 +97,7 @@ def end(corp: Corp, channel_id: int, status: str, host: Host, *, only_if: str = 
     return True
 
 
-def _locked(channel_id: int) -> Channel | None:
+def locked(channel_id: int) -> Channel | None:
     """The channel row, current and locked until the unit ends (keep such units short: no host call inside)."""
     return db.session.scalar(select(Channel).where(Channel.id == channel_id).with_for_update()
                              .execution_options(populate_existing=True))
@@ -120,7 +121,7 @@ def rebalance(corp: Corp, channel_id: int, *, host: Host | None = None, now: dat
             code_spec = spec(corp, channel, users)
         host.update_channel_code(config_id, code_spec)
         with unit_of_work():
-            channel = _locked(channel_id)
+            channel = locked(channel_id)
             if channel is None or channel.config_id != config_id:
                 return True  # closed meanwhile: the list no longer matters
             if list(channel.listed_user_ids or []) == before:

@@ -44,8 +44,7 @@ def list_channels(corp: Corp) -> list[Channel]:
 
 def _current(corp: Corp, channel_id: int) -> Channel:
     """The channel as committed now, locked until the (short) unit ends."""
-    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id).with_for_update()
-                                .execution_options(populate_existing=True))
+    channel = contact_way.locked(channel_id)
     if channel is None or channel.corp_id != corp.id or channel.status == "deleted":
         raise NotFound(f"no channel {channel_id}")
     return channel
@@ -69,10 +68,7 @@ def create_channel(corp: Corp, spec: dict, *, host: Host | None = None) -> Chann
                 contact_way.record_open(channel, code, users)
             db.session.add(channel)
 
-    if code is None:
-        record()
-    else:
-        contact_way.recorded_or_discarded(code.config_id, host, record)
+    contact_way.recorded_or_discarded(code.config_id if code else None, host, record)
     return channel
 
 
@@ -141,10 +137,7 @@ def resume_channel(corp: Corp, channel_id: int, *, host: Host | None = None) -> 
                 contact_way.record_open(current, code, users)
             current.status = "active"
 
-    if code is None:
-        record()
-    else:
-        contact_way.recorded_or_discarded(code.config_id, host, record)
+    contact_way.recorded_or_discarded(code.config_id if code else None, host, record)
     return channel
 
 
