@@ -57,7 +57,8 @@ def _locked_customer(corp: Corp, customer_id: int, *, lock: bool = True) -> Cust
 
 
 def _relationship(corp: Corp, customer: Customer, relationship_id: int) -> Relationship:
-    rel = db.session.get(Relationship, relationship_id)
+    # as committed now, not as an earlier read of this session left it: edits compare it with what they read first
+    rel = db.session.get(Relationship, relationship_id, populate_existing=True)
     if rel is None or rel.corp_id != corp.id or rel.customer_id != customer.id:
         raise NotFound(f"no relationship {relationship_id} for customer {customer.id}")
     return rel
@@ -87,11 +88,11 @@ def change_tags(corp: Corp, customer_id: int, relationship_id: int, *, wanted, a
     """Apply `wanted(current tag ids)`: on the host (mark_tag), then here under the customer's lock."""
     host = host or host_for(corp)
     for _ in range(EDIT_ROUNDS):
-        plan = _tag_plan(corp, customer_id, relationship_id, wanted, lock=False)
+        plan = _tag_plan(corp, _locked_customer(corp, customer_id, lock=False), relationship_id, wanted)
         if plan.host_add or plan.host_remove:
             host.mark_tags(plan.employee_host_id, plan.customer_host_id, add=plan.host_add, remove=plan.host_remove)
-        with _customer_write(corp, customer_id):
-            now = _tag_plan(corp, customer_id, relationship_id, wanted, lock=True)
+        with _customer_write(corp, customer_id) as customer:
+            now = _tag_plan(corp, customer, relationship_id, wanted)
             if sorted(now.current) != sorted(plan.current):  # another edit landed meanwhile: tell the host again
                 continue
             set_relationship_tags(now.relationship, now.wanted)
@@ -116,9 +117,8 @@ class _TagPlan:
     host_remove: list[str]
 
 
-def _tag_plan(corp: Corp, customer_id: int, relationship_id: int, wanted, *, lock: bool) -> _TagPlan:
+def _tag_plan(corp: Corp, customer: Customer, relationship_id: int, wanted) -> _TagPlan:
     """What `wanted` means for the relationship's tags as they are now (checked against the tag library)."""
-    customer = _locked_customer(corp, customer_id, lock=lock)
     rel = _relationship(corp, customer, relationship_id)
     current = list(db.session.scalars(select(RelationshipTag.tag_id).where(
         RelationshipTag.relationship_id == rel.id)))
@@ -149,18 +149,17 @@ def edit_relationship(corp: Corp, customer_id: int, relationship_id: int, *, rem
         raise ValidationError("description", "at most 150 characters")
     host = host or host_for(corp)
 
-    def seen(lock: bool) -> tuple[Relationship, str, str, tuple]:
-        customer = _locked_customer(corp, customer_id, lock=lock)
+    def seen(customer: Customer) -> tuple[Relationship, str, str, tuple]:
         rel = _relationship(corp, customer, relationship_id)
         employee = db.session.get(Employee, rel.employee_id)
         return rel, employee.host_id, customer.host_id, (rel.remark, rel.description, list(rel.remark_mobiles or []))
 
     for _ in range(EDIT_ROUNDS):
-        _rel, employee_host_id, customer_host_id, before = seen(lock=False)
+        _rel, employee_host_id, customer_host_id, before = seen(_locked_customer(corp, customer_id, lock=False))
         host.set_remark(employee_host_id, customer_host_id, remark=remark, description=description,
                         remark_mobiles=remark_mobiles)
-        with _customer_write(corp, customer_id):
-            rel, *_, now = seen(lock=True)
+        with _customer_write(corp, customer_id) as customer:
+            rel, *_, now = seen(customer)
             if now != before:  # another edit landed meanwhile: tell the host ours again, after theirs
                 continue
             if remark is not None:

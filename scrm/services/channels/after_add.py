@@ -76,8 +76,9 @@ def tell_host_rules(owed: AddRules, host: Host) -> None:
 
 
 def record_rules(owed: AddRules) -> None:
-    """Record what the rules did (inside the caller's unit); tags another writer added meanwhile stay as they are."""
-    rel = db.session.get(Relationship, owed.relationship_id)
+    """Record what the rules did (inside the caller's unit); tags and a remark another writer recorded meanwhile
+    stay as they are."""
+    rel = db.session.get(Relationship, owed.relationship_id, populate_existing=True)  # as committed now
     if owed.tag_ids:
         have = set(db.session.scalars(select(RelationshipTag.tag_id).where(RelationshipTag.relationship_id == rel.id)))
         missing = [t for t in owed.tag_ids if t not in have]

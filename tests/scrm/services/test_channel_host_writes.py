@@ -1,6 +1,7 @@
 """A host write never runs inside a unit of work that holds row locks or could still fail to commit after the
 host has changed: channel codes, their contact way's list, the rules after an add and the landing page's
 registration call the host with no unit open, and a record that fails afterwards leaves no contact way behind."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -84,6 +85,29 @@ def test_the_rules_after_an_add_tell_the_host_outside_any_unit(corp, fake_host, 
     rel = db.session.scalar(select(Relationship))
     assert rel.remark and count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 2
     assert db.session.get(Channel, channel.id).status == "used"
+
+
+def test_a_remark_a_salesperson_records_meanwhile_is_not_overwritten_by_the_template(app, corp, fake_host,
+                                                                                    monkeypatch):
+    channel = welcome_channel(corp, members=[{"employee_id": emp(corp, "zhang")}])
+    original = fake_host.set_remark
+
+    def elsewhere():  # another process, its own session: the salesperson writes a remark of their own
+        with app.app_context():
+            with unit_of_work():
+                db.session.scalar(select(Relationship)).remark = "销售写的"
+
+    def set_remark(employee_id, customer_id, **fields):
+        original(employee_id, customer_id, **fields)
+        if fields.get("remark", "").startswith(channel.name):
+            worker = threading.Thread(target=elsewhere)
+            worker.start()
+            worker.join()
+
+    monkeypatch.setattr(fake_host, "set_remark", set_remark)
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    ingest(corp, wx.added("zhang", "wm1", state=channel.state))
+    assert db.session.scalar(select(Relationship.remark)) == "销售写的"
 
 
 def test_a_registration_creates_the_contact_with_no_channel_row_locked(corp, fake_host, host_writes):

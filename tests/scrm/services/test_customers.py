@@ -165,3 +165,28 @@ def test_a_remark_overtaken_meanwhile_ends_as_ours_on_both_sides(world, fake_hos
     customers.edit_relationship(corp, cust, r1, remark="王总", actor_id=zhang)
     assert sent == ["王总", "王总"]
     assert fake_host.follows["wm001"]["zhangsan"].remark == "王总" == db.session.get(Relationship, r1).remark
+
+
+def test_a_remark_overtaken_by_another_process_is_told_again(world, fake_host, monkeypatch, app):
+    """The other edit commits through its own session: the record must read the relationship as committed, not as
+    this session's first read left it."""
+    corp, cust, r1, _, zhang, _, _ = world
+    original, sent = fake_host.set_remark, []
+
+    def elsewhere():
+        with app.app_context():
+            with unit_of_work():
+                db.session.get(Relationship, r1).remark = "别人的备注"
+
+    def set_remark(employee_id, customer_id, **fields):
+        sent.append(fields["remark"])
+        original(employee_id, customer_id, **fields)
+        if len(sent) == 1:
+            worker = threading.Thread(target=elsewhere)
+            worker.start()
+            worker.join()
+
+    monkeypatch.setattr(fake_host, "set_remark", set_remark)
+    customers.edit_relationship(corp, cust, r1, remark="王总", actor_id=zhang)
+    assert sent == ["王总", "王总"]
+    assert db.session.get(Relationship, r1, populate_existing=True).remark == "王总"
