@@ -19,6 +19,8 @@ from tests.conftest import IN_CI
 from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture: product + sandbox on one live server)
 
 CHROMIUM = "/usr/bin/chromium"
+#: where the browser test leaves its screenshots, to be looked at (instance/ is not tracked)
+SHOTS = Path(__file__).resolve().parents[2] / "instance" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 WEUI = Path(__file__).resolve().parents[2] / "h5" / "static" / "vendor" / "weui.min.css"
@@ -148,6 +150,15 @@ def test_a_customer_fills_the_form_in_headless_chromium(org):
             page.on("console", lambda msg: violations.append(msg.text)
                     if "Content Security Policy" in msg.text else None)
             page.goto(f"{base}/h5/c/{channel.code}")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / "landing-form-phone.png", full_page=True)
+            desktop = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+            desktop.goto(f"{base}/h5/c/{channel.code}")
+            desktop.screenshot(path=SHOTS / "landing-form-desktop.png", full_page=True)
+            # on a desktop the page keeps a phone's column, centred
+            column = desktop.locator("main.page").bounding_box()
+            assert column["width"] <= 480 and abs(column["x"] * 2 + column["width"] - 1280) <= 2
+            desktop.close()
             assert page.locator("#employee-card").inner_text().startswith(org["staff"][0].name)
             primary = page.locator("#submit").evaluate("el => getComputedStyle(el).backgroundColor")
             assert primary == "rgb(7, 193, 96)"  # WeUI's primary green: the stylesheet loaded under the CSP
@@ -159,6 +170,7 @@ def test_a_customer_fills_the_form_in_headless_chromium(org):
             page.check("#consent")
             with page.expect_navigation(url=re.compile(r"/done\?t=")):
                 page.click("#submit")
+            page.screenshot(path=SHOTS / "landing-done-phone.png", full_page=True)
             assert page.locator(".weui-msg__title").inner_text() == "提交成功"
             assert "<b>小红</b>" in page.locator("#thanks").inner_text()  # shown as text, never as markup
             assert page.locator("#thanks b").count() == 0
