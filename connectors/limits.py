@@ -2,6 +2,11 @@
 
 Budgets default to the documented host limits (WeCom: 10,000 calls per corp per API per minute; DingTalk: 20 QPS
 per app per API) and are configurable per API, as `"N/s"`, `"N/min"` or an int (per minute).
+
+A block is the host's own verdict (WeCom 45009, DingTalk's IP ban): while it lasts, calls of that corp and API fail
+here at once with the time left, so no process spends a call on the host's refusal and work is deferred past it.
+A block that starts within STRIKE_SECONDS of the previous one's end means a longer window tripped (WeCom's per-hour
+limit after its per-minute one): it lasts `longer` seconds.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Callable, Iterator
 from scrm.host import HostRateLimited
 
 DEFAULT_LIMITS: dict[str, int | str] = {"default": "10000/min", "dingtalk:default": "20/s"}
+STRIKE_SECONDS = 120.0
 
 
 def parse_budget(value: int | str) -> tuple[int, float]:
@@ -44,7 +50,9 @@ class Limiter:
         return parse_budget(value)
 
     def throttle(self, corp_key: str, api: str) -> None:
-        """Take one call from the budget: wait briefly for a slot, or raise HostRateLimited."""
+        """Take one call from the budget: wait briefly for a slot, or raise HostRateLimited (at once while the host
+        blocks the API)."""
+        self.refuse_if_blocked(corp_key, api)
         count, window = self.budget(api)
         waited = 0.0
         while True:
@@ -58,6 +66,25 @@ class Limiter:
 
     def _take(self, key: str, count: int, window: float) -> float:
         """Record a call and return 0, or return the seconds until the window has room."""
+        raise NotImplementedError
+
+    def refuse_if_blocked(self, corp_key: str, api: str) -> None:
+        """HostRateLimited with the time left while the host blocks this corp's API."""
+        left = self._blocked_for(f"{corp_key}|{api}")
+        if left > 0:
+            raise HostRateLimited("blocked", f"the host blocks this API for {left:.0f}s more", api=api,
+                                  retry_after=left)
+
+    def block(self, corp_key: str, api: str, seconds: float, longer: float | None = None) -> float:
+        """The host blocked the API: refuse its calls here for `seconds` (or `longer`, when the previous block ended
+        moments ago); returns the block's length."""
+        return self._block(f"{corp_key}|{api}", seconds, longer or seconds)
+
+    def _block(self, key: str, seconds: float, longer: float) -> float:
+        raise NotImplementedError
+
+    def _blocked_for(self, key: str) -> float:
+        """Seconds left of the key's block (0 when none)."""
         raise NotImplementedError
 
     @contextmanager
@@ -93,7 +120,21 @@ class MemoryLimiter(Limiter):
         super().__init__(*args, **kwargs)
         self._calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._holders: dict[str, set[str]] = collections.defaultdict(set)
+        self._blocks: dict[str, float] = {}  # key -> when its block ends
         self._lock = threading.Lock()
+
+    def _block(self, key: str, seconds: float, longer: float) -> float:
+        now = self.clock()
+        with self._lock:
+            ended = self._blocks.get(key)
+            if ended is not None and now - ended <= STRIKE_SECONDS:
+                seconds = longer
+            self._blocks[key] = max(now + seconds, ended or 0.0)
+        return seconds
+
+    def _blocked_for(self, key: str) -> float:
+        with self._lock:
+            return max(0.0, self._blocks.get(key, 0.0) - self.clock())
 
     def _take(self, key: str, count: int, window: float) -> float:
         now = self.clock()
@@ -145,6 +186,17 @@ return 0
 """
 
 
+# KEYS[1] block key (its value: when the block ends); ARGV: now, seconds, longer, strike. Returns the length set.
+_BLOCK = """
+local now, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ended = tonumber(redis.call('get', KEYS[1]) or '-1')
+if ended >= 0 and now - ended <= tonumber(ARGV[4]) then seconds = tonumber(ARGV[3]) end
+local ends = math.max(now + seconds, ended)
+redis.call('set', KEYS[1], tostring(ends), 'PX', math.ceil((ends - now + tonumber(ARGV[4])) * 1000))
+return tostring(seconds)
+"""
+
+
 class RedisLimiter(Limiter):
     """Shared by every process and host through Redis (atomic Lua scripts)."""
 
@@ -154,6 +206,15 @@ class RedisLimiter(Limiter):
         self.prefix = prefix
         self._take_script = redis_client.register_script(_TAKE)
         self._acquire_script = redis_client.register_script(_ACQUIRE)
+        self._block_script = redis_client.register_script(_BLOCK)
+
+    def _block(self, key: str, seconds: float, longer: float) -> float:
+        return float(self._block_script(keys=[self.prefix + "block:" + key],
+                                        args=[self.clock(), seconds, longer, STRIKE_SECONDS]))
+
+    def _blocked_for(self, key: str) -> float:
+        ends = self.redis.get(self.prefix + "block:" + key)
+        return max(0.0, float(ends) - self.clock()) if ends else 0.0
 
     def _take(self, key: str, count: int, window: float) -> float:
         wait_ms = self._take_script(keys=[self.prefix + "rate:" + key],

@@ -1,4 +1,7 @@
-"""Bounded retries with exponential backoff and full jitter, for errors the host marks transient."""
+"""Bounded retries with exponential backoff and full jitter, for errors the host marks transient.
+
+A block (a rate limit with `retry_after`) is not retried here: the host refuses the API for a minute or more, so
+the caller defers the work past it (the inbox and follow-ups schedule their next attempt after the block)."""
 from __future__ import annotations
 
 import logging
@@ -25,7 +28,7 @@ def call_with_backoff(call: Callable[[], T], *, attempts: int, sleep: Callable[[
         try:
             return call()
         except HostError as exc:
-            if not exc.transient or n == attempts - 1:
+            if not exc.transient or n == attempts - 1 or getattr(exc, "retry_after", None):
                 raise
             log.info("%s: transient %s, retry %d/%d in %.2fs", exc.api, exc.errcode, n + 1, attempts - 1, waits[n])
             sleep(waits[n])

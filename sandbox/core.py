@@ -159,25 +159,33 @@ class Corp(Base):
                 **{f: getattr(self, f) for f in CORP_FIELDS}}
 
 
+BLOCK_SECONDS = 60.0  # how long a per-minute budget's trip blocks the API
+
+
 class Gate:
     """Per-corp API budgets per sandbox-clock minute, in-flight slots, and call counts (one server process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
+        self._blocked: dict[tuple[str, str], float] = {}  # (corp, api) -> when its block ends
         self._inflight: Counter[tuple[str, str]] = Counter()
         self.calls: Counter[tuple[str, str]] = Counter()
 
     def hit(self, corp_id: str, api: str, budget: int, now: float) -> bool:
-        """Count one call; False when the corp already spent this minute's budget for the API."""
+        """Count one call; False when the corp already spent this minute's budget for the API, and for BLOCK_SECONDS
+        after that (WeCom blocks the API for the window that tripped, doc 90312: a new minute does not lift it)."""
         window = int(now // 60)
         with self._lock:
             self.calls[(corp_id, api)] += 1
+            if self._blocked.get((corp_id, api), 0.0) > now:
+                return False
             seen, count = self._windows.get((corp_id, api), (window, 0))
             if seen != window:
                 count = 0
             if count >= budget:
                 self._windows[(corp_id, api)] = (window, count)
+                self._blocked[(corp_id, api)] = now + BLOCK_SECONDS
                 return False
             self._windows[(corp_id, api)] = (window, count + 1)
             return True
@@ -202,8 +210,8 @@ class Gate:
             return {api: n for (cid, api), n in self.calls.items() if cid == corp_id}
 
     def reset(self, corp_id: str | None = None, *, calls: bool = False) -> None:
-        """Start the corp's budgets afresh (and its call counts when asked)."""
+        """Start the corp's budgets and blocks afresh (and its call counts when asked)."""
         with self._lock:
-            for store in (self._windows, self.calls) if calls else (self._windows,):
+            for store in (self._windows, self._blocked, self.calls) if calls else (self._windows, self._blocked):
                 for key in [k for k in store if corp_id is None or k[0] == corp_id]:
                     del store[key]

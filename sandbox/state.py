@@ -38,12 +38,30 @@ class TokenCache:
 
 
 class Budgets:
-    """DingTalk's per-second call windows per app and API, and its monthly counters."""
+    """DingTalk's per-second call windows per app and API, its monthly counters, and its gateway's IP ban: more than
+    `ip_calls` calls in `ip_window` seconds from one address ban it from every API for `ip_ban` seconds."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.seconds: dict[tuple[str, str], tuple[int, int]] = {}
         self.months: dict[tuple[str, str], int] = {}
+        self.ip_calls, self.ip_window, self.ip_ban = 10_000, 20.0, 300.0
+        self.by_address: dict[str, tuple[int, int]] = {}  # address -> (window number, calls)
+        self.banned: dict[str, float] = {}  # address -> when its ban ends
+
+    def ip_banned(self, address: str, now: float) -> bool:
+        """Count one call from `address`; True while it is banned (the call that trips the limit starts the ban)."""
+        window = int(now // self.ip_window)
+        with self.lock:
+            if self.banned.get(address, 0.0) > now:
+                return True
+            seen, count = self.by_address.get(address, (window, 0))
+            count = count + 1 if seen == window else 1
+            self.by_address[address] = (window, count)
+            if count > self.ip_calls:
+                self.banned[address] = now + self.ip_ban
+                return True
+            return False
 
 
 class Sandbox:

@@ -41,23 +41,46 @@ def _celery_argv(kind: str, extra: list[str]) -> list[str]:
     return [celery, "-A", "tasks.worker:celery", kind, *extra]
 
 
-def _start_embedded_sweeper(app: Flask) -> None:
-    """Without a broker there is no beat: sweep the inbox (retries, lost rows) from a thread of the server."""
-    import threading
-    import time
+class EmbeddedBeat:
+    """Beat's schedule run by a thread of the server when there is no broker (the embedded default): the inbox and
+    follow-up sweeps (retries, lost work), the channels' minute sweep (expiry, working hours), the nightly
+    reconcile, each as often as beat runs it in production."""
 
-    sweep = app.extensions["celery"].tasks["scrm.events.sweep"]
+    def __init__(self, app: Flask):
+        from celery.schedules import maybe_schedule
 
-    def loop() -> None:
-        while True:
-            time.sleep(app.config["INBOX_SWEEP_SECONDS"])
+        self.app = app
+        celery = app.extensions["celery"]
+        self.now = celery.now
+        self.entries = [(celery.tasks[entry["task"]], maybe_schedule(entry["schedule"], app=celery))
+                        for entry in celery.conf.beat_schedule.values()]
+        self.last_run = [self.now()] * len(self.entries)
+
+    def tick(self) -> list[str]:
+        """Run the tasks that are due; their names."""
+        ran = []
+        for n, (task, schedule) in enumerate(self.entries):
+            if not schedule.is_due(self.last_run[n]).is_due:
+                continue
+            self.last_run[n] = self.now()
             try:
-                with app.app_context():
-                    sweep.apply(throw=True)
-            except Exception:  # keep sweeping; the error is logged
-                app.logger.exception("inbox sweep failed")
+                with self.app.app_context():
+                    task.apply(throw=True)
+                ran.append(task.name)
+            except Exception:  # keep the schedule going; the error is logged
+                self.app.logger.exception("%s failed", task.name)
+        return ran
 
-    threading.Thread(target=loop, name="inbox-sweeper", daemon=True).start()
+    def start(self) -> None:
+        import threading
+        import time
+
+        def loop() -> None:
+            while True:
+                time.sleep(1)
+                self.tick()
+
+        threading.Thread(target=loop, name="embedded-beat", daemon=True).start()
 
 
 def register_commands(app: Flask) -> None:
@@ -75,7 +98,7 @@ def register_commands(app: Flask) -> None:
         app = current_app._get_current_object()
         click.echo(f"SCRM on http://{host}:{port}  (database {mask_url(app.config['SQLALCHEMY_DATABASE_URI'])})")
         if app.config["TASKS_EAGER"]:
-            _start_embedded_sweeper(app)
+            EmbeddedBeat(app).start()
         run_simple(host, port, app, threaded=True, use_reloader=False)
 
     @app.cli.command("worker", context_settings={"ignore_unknown_options": True})
@@ -108,6 +131,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(corp_group)
     app.cli.add_command(sync_command)
     app.cli.add_command(token_group)
+    app.cli.add_command(followups_group)
 
 
 @click.group("corp")
@@ -233,3 +257,35 @@ def token_create(corp_key: str, role: str, employee: str | None, label: str | No
         raise click.ClickException(str(exc)) from None
     click.echo(f"{role} token for {corp.name} (store it now; it is not shown again):")
     click.echo(token)
+
+
+@click.group("followups")
+def followups_group() -> None:
+    """Work left for after an event (a channel's tags and remark, notifications): list it, run it again."""
+
+
+@followups_group.command("list")
+@click.option("--corp", "corp_key", help="corp_key")
+@click.option("--status", type=click.Choice(["pending", "running", "done", "dead"]))
+@click.option("--limit", default=50, show_default=True)
+@with_appcontext
+def followups_list(corp_key: str | None, status: str | None, limit: int) -> None:
+    """List the newest follow-ups first, with their last error."""
+    from scrm.services import corps, followups
+
+    corp_id = corps.get_corp(corp_key).id if corp_key else None
+    for row in followups.list_followups(status=status, corp_id=corp_id, limit=limit):
+        click.echo(f"{row.id:>8} {row.status:8} {row.attempts:>2} {row.created_at.isoformat()}Z {row.kind} "
+                   f"{row.args}" + (f"  ! {row.last_error[:120]}" if row.last_error else ""))
+
+
+@followups_group.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@with_appcontext
+def followups_retry(ids: tuple[int, ...]) -> None:
+    """Run follow-ups again (dead ones too), with fresh attempts."""
+    from scrm.services import followups
+
+    again = followups.retry(list(ids))
+    followups.start(again)
+    click.echo(f"started {len(again)} follow-up(s)")

@@ -55,11 +55,11 @@ def readyz():
 
 @bp.get("/metrics")
 def prometheus_metrics():
-    """Prometheus exposition: callback counters, processing latency, inbox rows by status."""
+    """Prometheus exposition: callback counters, processing latency, inbox rows and follow-ups by status."""
     from flask import Response
 
     from scrm import metrics
-    from scrm.services import inbox
+    from scrm.services import followups, inbox
 
-    body = metrics.render(inbox.count_by_status)
+    body = metrics.render(inbox.count_by_status, followups.count_by_status)
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -15,27 +15,30 @@ EVENT_LATENCY = Histogram("scrm_event_receipt_to_processed_seconds", "From callb
                           ["platform"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300))
 RECONCILE_FIXES = Counter("scrm_reconcile_fixes_total", "Drift repaired by reconcile", ["kind"])
 WELCOMES = Counter("scrm_welcome_messages_total", "Welcome messages by outcome", ["outcome"])
+FOLLOWUPS = Counter("scrm_followups_total", "Follow-up work by kind and outcome", ["kind", "outcome"])
 WELCOME_LATENCY = Histogram("scrm_welcome_receipt_to_sent_seconds", "From the add's callback receipt to the welcome "
                             "sent (the host accepts it for 20 s)", buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 12, 16, 20, 30))
 
 
 class InboxCollector:
-    """Inbox rows by status (and dead rows), counted in the database when scraped."""
+    """Inbox rows and follow-ups by status (and dead ones), counted in the database when scraped."""
 
-    def __init__(self, count_by_status):
+    def __init__(self, count_by_status, count_followups):
         self._count = count_by_status
+        self._count_followups = count_followups
 
     def collect(self):
-        counts = self._count()
-        rows = GaugeMetricFamily("scrm_inbox_rows", "Inbox rows by status", labels=["status"])
-        for status, n in sorted(counts.items()):
-            rows.add_metric([status], n)
-        yield rows
-        yield GaugeMetricFamily("scrm_inbox_dead_rows", "Inbox rows that exhausted their attempts",
-                                value=counts.get("dead", 0))
+        for name, what, counts in (("inbox", "Inbox rows", self._count()),
+                                   ("followup", "Follow-ups", self._count_followups())):
+            rows = GaugeMetricFamily(f"scrm_{name}_rows", f"{what} by status", labels=["status"])
+            for status, n in sorted(counts.items()):
+                rows.add_metric([status], n)
+            yield rows
+            yield GaugeMetricFamily(f"scrm_{name}_dead_rows", f"{what} that exhausted their attempts",
+                                    value=counts.get("dead", 0))
 
 
-def render(count_by_status) -> bytes:
+def render(count_by_status, count_followups) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -47,5 +50,5 @@ def render(count_by_status) -> bytes:
         registry = REGISTRY
     output = generate_latest(registry)
     inbox = CollectorRegistry()
-    inbox.register(InboxCollector(count_by_status))
+    inbox.register(InboxCollector(count_by_status, count_followups))
     return output + generate_latest(inbox)

@@ -9,7 +9,7 @@ from kombu import Queue
 from tasks.queues import BULK, DEFAULT_PRIORITY, ROUTES, URGENT
 
 #: The modules whose tasks this Celery app runs (imported when the app is built, and by every worker).
-TASK_MODULES = ["tasks.channels", "tasks.events", "tasks.sync", "tasks.system"]
+TASK_MODULES = ["tasks.channels", "tasks.events", "tasks.followups", "tasks.sync", "tasks.system"]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -55,6 +55,8 @@ def init_celery(app: Flask) -> Celery:
         enable_utc=True,
         beat_schedule={
             "sweep-inbox": {"task": "scrm.events.sweep", "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
+            "sweep-followups": {"task": "scrm.followups.sweep",
+                                "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
             "reconcile-nightly": {"task": "scrm.sync.reconcile_all", "schedule": crontab(hour=3, minute=17)},
             "channels-minutely": {"task": "scrm.channels.sweep", "schedule": 60.0},
         },

@@ -10,21 +10,16 @@ from celery import shared_task
 from flask import current_app
 
 from scrm.models import utcnow
-from scrm.services import inbox, processing, welcome
+from scrm.services import followups, inbox, processing, welcome
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="scrm.events.process")
 def process_event(inbox_id: int) -> str:
-    """Handle one inbox row; start its follow-up tasks and its successor; schedule its retry."""
+    """Handle one inbox row; start its follow-ups and its successor; schedule its retry."""
     outcome = processing.process(inbox_id)
-    tasks = current_app.extensions["celery"].tasks
-    for name, args in outcome.followups:
-        try:
-            tasks[name].apply_async(args=list(args))
-        except Exception:  # the event is done; its follow-up failed to start (or, in-process, ran out of retries)
-            log.exception("follow-up %s%s of inbox %s", name, args, inbox_id)
+    followups.start(outcome.followups)  # stored with the row's commit: what fails to start, the sweeper starts
     if outcome.successor:
         _enqueue_all([outcome.successor])
     if outcome.retry_in is not None:

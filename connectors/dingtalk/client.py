@@ -29,6 +29,7 @@ _RATE = {90018, 90002, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", "Forbid
 _QUOTA = {90020, "Forbidden.AccessDenied.ApiCountLimitForOrg", "daily.call.limit"}
 _PERMISSION = {60011, 88, 60205, "Forbidden.AccessDenied.AccessTokenPermissionDenied"}
 _NOT_FOUND = {33012, 60121, 60111, 60003}
+IP_BAN_API, IP_BAN_SECONDS, ANY_CORP = "dingtalk:*", 300.0, "*"  # the IP ban covers every API of every corp
 
 
 def error_for(code: int | str, message: str, api: str) -> HostError:
@@ -119,6 +120,7 @@ class DingTalkClient:
 
     def _exchange(self, method: str, url: str, api: str, *, json_body: dict | None = None,
                   params: dict | None = None, headers: dict | None = None, v1: bool = False) -> dict:
+        self.runtime.limiter.refuse_if_blocked(ANY_CORP, IP_BAN_API)
         self.runtime.limiter.throttle(self.corp_key, f"dingtalk:{api}")
         if json_body is not None:
             headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
@@ -136,9 +138,13 @@ class DingTalkClient:
         try:
             data = resp.json()
         except ValueError:
+            if "html" in resp.headers.get("Content-Type", "").lower():
+                raise self._banned(api) from None
             raise HostUnavailable("bad_json", "the host did not answer JSON", api=api) from None
         if not isinstance(data, dict):
             raise HostUnavailable("bad_json", "the host did not answer a JSON object", api=api)
+        if data.get("punish") == "deny":
+            raise self._banned(api)
         if v1:
             if resp.status_code >= 400 or (resp.status_code != 200 and "code" in data):
                 code = data.get("code") or f"http_{resp.status_code}"
@@ -156,6 +162,13 @@ class DingTalkClient:
         if errcode:
             raise error_for(errcode, str(data.get("errmsg", "")), api)
         return data
+
+    def _banned(self, api: str) -> HostRateLimited:
+        """The gateway bans the server's IP from every API for 5 minutes (over 10,000 calls in 20 s): an HTML page
+        or {"punish": "deny", ...} instead of an answer. The ban is the IP's: every corp's calls wait it out."""
+        blocked = self.runtime.limiter.block(ANY_CORP, IP_BAN_API, IP_BAN_SECONDS)
+        return HostRateLimited("ip_banned", "the DingTalk gateway bans this server for a while", api=api,
+                               retry_after=blocked)
 
     # ---------------------------------------------------------------- API areas
 

@@ -39,6 +39,9 @@ QR_MAX_BYTES = 2 * 1024 * 1024  # a QR code is a few KB; anything this big is no
 TOKEN_REJECTED = frozenset({40014, 42001})
 CREDENTIALS = frozenset({40001, 40013, 40091})
 RATE_LIMITED = frozenset({45009, 45033})
+#: 45009 blocks the API for the window that tripped (doc 90312): 60 s for the per-minute limit; a second block right
+#: after the first means the per-hour limit, 60 min.
+FREQUENCY_LIMITED, BLOCK_SECONDS, HOUR_BLOCK_SECONDS = 45009, 60.0, 3600.0
 PERMISSION = frozenset({48002, 60011, 84074})
 NOT_FOUND = frozenset({40096, 84061, 60111})
 
@@ -376,6 +379,9 @@ class WeComClient(WeChatClient):
             raise HostUnavailable("bad_json", "errcode is not a number", api=api) from None
         if errcode in TOKEN_REJECTED:
             raise _TokenRejected(errcode, str(result.get("errmsg", "")), api=api)
+        if errcode == FREQUENCY_LIMITED:
+            blocked = limiter.block(self.corp_key, f"{LIMIT_PREFIX}{api}", BLOCK_SECONDS, HOUR_BLOCK_SECONDS)
+            raise HostRateLimited(errcode, str(result.get("errmsg", "")), api=api, retry_after=blocked)
         if errcode:
             raise error_for(errcode, str(result.get("errmsg", "")), api)
         return result

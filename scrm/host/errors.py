@@ -16,9 +16,18 @@ class HostError(Exception):
 
 
 class HostRateLimited(HostError):
-    """Frequency or concurrency limit (WeCom 45009 / 45033, DingTalk 90018 / 90002)."""
+    """Frequency or concurrency limit (WeCom 45009 / 45033, DingTalk 90018 / 90002).
+
+    `retry_after` is set when the host blocks the API for a while (WeCom 45009: the rest of the window that tripped;
+    DingTalk's IP ban: 5 minutes): retrying sooner only meets the block again, so such work is deferred past it.
+    Without it the limit is momentary (concurrency): a short jittered retry is right."""
 
     transient = True
+
+    def __init__(self, errcode: int | str | None = None, errmsg: str = "", *, api: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(errcode, errmsg, api=api)
+        self.retry_after = retry_after
 
 
 class HostQuotaExceeded(HostError):

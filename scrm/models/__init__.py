@@ -6,6 +6,7 @@ from scrm.models.channel import (ALLOCATIONS, CHANNEL_STATUSES, WELCOME_MODES, C
                                   ChannelMember, ChannelTag, Media, WelcomeDelivery)
 from scrm.models.corp import PLATFORMS, Corp
 from scrm.models.customer import RELATIONSHIP_STATUSES, Customer, Relationship
+from scrm.models.followup import FOLLOWUP_STATUSES, Followup
 from scrm.models.group_chat import GroupChat, GroupMember
 from scrm.models.inbox import INBOX_STATUSES, InboxEvent
 from scrm.models.org import Department, Employee, EmployeeDepartment
@@ -18,4 +19,5 @@ __all__ = [
     "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
     "ChannelTag", "ChannelCost", "WelcomeDelivery", "Media", "ALLOCATIONS", "CHANNEL_STATUSES", "WELCOME_MODES",
     "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
+    "Followup", "FOLLOWUP_STATUSES",
 ]

@@ -9,7 +9,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import select
 
 from scrm.db import unit_of_work
@@ -17,7 +16,7 @@ from scrm.errors import DomainError, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostError, HostFollow
 from scrm.models import Channel, ChannelMember, Corp, Customer, Employee, Relationship, Tag, utcnow
-from scrm.services import channels, placeholders, timeline, welcome
+from scrm.services import channels, followups, placeholders, timeline, welcome
 from scrm.services.corps import host_for
 from scrm.services.relations import apply_follow, upsert_customer
 
@@ -47,6 +46,7 @@ class Registration:
     customer: Customer
     employee: Employee
     created: bool  # False: this mobile was registered already
+    followups: list[int] = field(default_factory=list)  # the employee's notification, stored with the customer
 
 
 @dataclass
@@ -163,9 +163,10 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         owed = channels.rules_for(corp, rel, customer, employee)
         if owed is not None:
             channels.record_rules(owed)  # its host part (labels, remark) went with the contact
+        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id, notification(channel, customer))
     channels.use_up_code(corp, owed, host)
     log.debug("landing: customer %s registered through channel %s", customer.id, channel_id)
-    return Registration(customer, employee, created=True)
+    return Registration(customer, employee, created=True, followups=[notify.id])
 
 
 def _registered(corp: Corp, mobile: str) -> Registration | None:
@@ -191,20 +192,8 @@ def submit(code: str, *, name: str, mobile: str, consent: bool, shown: tuple[int
     except ValidationError as exc:
         employee = still_member(channel, employee_id) or open_landing(code).employee
         return Submission(channel, corp_name(channel), error=exc, employee=employee)
-    if registration.created:
-        _queue_notification(channel, registration)
+    followups.start(registration.followups)  # the employee's notification, stored with the registration
     return Submission(channel, corp_name(channel), registration=registration, employee=registration.employee)
-
-
-def _queue_notification(channel: Channel, registration: Registration) -> None:
-    """Queue the employee's work notification; the registration is committed already, so a failure here is
-    logged rather than shown to the customer (the customer is in the CRM either way)."""
-    try:
-        current_app.extensions["celery"].tasks[NOTIFY_TASK].apply_async(args=[
-            registration.customer.corp_id, registration.employee.host_id, notification(channel, registration)])
-    except Exception:  # noqa: BLE001 (broker down, or the host refused in eager mode)
-        log.exception("could not notify employee %s of customer %s", registration.employee.id,
-                      registration.customer.id)
 
 
 def notify_employee(corp_id: int, employee_host_id: str, text: str, *, host: Host | None = None) -> None:
@@ -229,7 +218,6 @@ def thanks(code: str, customer_id: object, employee_id: object, channel_id: obje
     return Thanks(channel, corp_name(channel), customer, employee, text.splitlines() if text.strip() else [])
 
 
-def notification(channel: Channel, registration: Registration) -> str:
+def notification(channel: Channel, customer: Customer) -> str:
     """The work notification telling the employee about the new customer."""
-    return (f"新客户「{registration.customer.name}」通过渠道「{channel.name}」添加了您，"
-            f"手机 {registration.customer.mobile}，请尽快联系。")
+    return f"新客户「{customer.name}」通过渠道「{channel.name}」添加了您，手机 {customer.mobile}，请尽快联系。"

@@ -7,14 +7,11 @@ arrival order: a row waits while an earlier one is unfinished, and finishing a r
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-
 from scrm import metrics
 from scrm.db import unit_of_work
 from scrm.events import (
@@ -31,9 +28,9 @@ from scrm.events import (
     TransferFailed,
 )
 from scrm.extensions import db
-from scrm.host import HostError, platforms
+from scrm.host import platforms
 from scrm.models import Corp, InboxEvent, utcnow
-from scrm.services import channels, group_chats, inbox, org, relations, tags, welcome
+from scrm.services import channels, group_chats, inbox, org, relations, retries, tags, welcome
 from scrm.services.corps import host_for
 from scrm.services.event_context import EventContext
 
@@ -66,25 +63,7 @@ class Outcome:
     status: str  # done | retry | dead | blocked | busy | finished | missing
     retry_in: float | None = None  # seconds until the row should be tried again
     successor: int | None = None  # the next row of the same ordering key, ready to start
-    followups: list[tuple[str, tuple]] = field(default_factory=list)  # tasks to start now (name, args)
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, HostError):
-        return exc.transient
-    if isinstance(exc, (OperationalError, IntegrityError)):
-        # deadlock, lock wait timeout, lost connection; or a concurrent worker inserted the same employee,
-        # department or tag first: the retry finds that row
-        return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated
-    return isinstance(exc, (TimeoutError, ConnectionError))
-
-
-def backoff(attempt: int) -> float:
-    """Seconds before attempt `attempt + 1`: exponential with jitter, capped at five minutes."""
-    base = min(2 ** attempt, 300)
-    return base / 2 + random.uniform(0, base / 2)
+    followups: list[int] = field(default_factory=list)  # follow-ups the row's commit stored, to start now
 
 
 #: SQLite (the embedded mode) has one writer at a time: handle one row at a time per process, so that two
@@ -117,7 +96,7 @@ def _process(inbox_id: int) -> Outcome:
         return Outcome("busy")
     db.session.refresh(row)
     corp = db.session.get(Corp, row.corp_id)
-    ctx = EventContext(row.id)
+    ctx = EventContext(row.id, row.corp_id)
     try:
         parsed = platforms().parse(row.platform, row.payload)
         host = host_for(corp)
@@ -141,8 +120,10 @@ def _failed(inbox_id: int, exc: Exception) -> Outcome:
     with unit_of_work():
         row = db.session.get(InboxEvent, inbox_id)
         row.last_error, row.locked_until = error, None
-        if _transient(exc) and row.attempts < max_attempts:
-            delay = backoff(row.attempts)
+        if retries.blocked_for(exc):  # deferred past the host's block: not a failed attempt
+            row.attempts = max(row.attempts - 1, 0)
+        if retries.transient(exc) and row.attempts < max_attempts:
+            delay = retries.delay(exc, row.attempts)
             row.status, row.next_attempt_at = "pending", utcnow() + timedelta(seconds=delay)
             outcome = Outcome("retry", retry_in=delay)
         else:
@@ -150,7 +131,7 @@ def _failed(inbox_id: int, exc: Exception) -> Outcome:
             outcome = Outcome("dead")
         platform = row.platform
     log.warning("inbox %s %s after attempt %s: %s", inbox_id, outcome.status, row.attempts, error,
-                exc_info=not _transient(exc))
+                exc_info=not retries.transient(exc))
     metrics.EVENTS_PROCESSED.labels(platform, outcome.status).inc()
     if outcome.status == "dead":
         outcome.successor = inbox.successor(row)

@@ -171,7 +171,7 @@ def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
         return
     for chat_id in iterate(lambda cursor: host.list_group_chats(cursor=cursor)):
         with unit_of_work():
-            group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None))
+            group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None, corp.id))
         count += 1
     _save(run, {"stage": "groups"}, group_chats=count)
     report(Progress("groups", 1, 1, dict(run.counts)))

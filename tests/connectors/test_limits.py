@@ -72,6 +72,27 @@ def test_budgets_are_per_corp_and_per_api(make_limiter):
         limiter.throttle("c1", "a")
 
 
+def test_a_block_refuses_the_corps_api_until_it_ends_and_a_second_strike_lasts_longer(make_limiter):
+    t = FakeTime()
+    limiter = make_limiter(sleep=t.sleep, clock=lambda: t.now)
+    assert limiter.block("c1", "a", 60, longer=3600) == 60
+    with pytest.raises(HostRateLimited) as err:
+        limiter.throttle("c1", "a")
+    assert err.value.retry_after == pytest.approx(60)
+    limiter.throttle("c2", "a")  # other corps and APIs go on
+    limiter.throttle("c1", "b")
+    t.now += 60.5
+    limiter.throttle("c1", "a")
+    assert limiter.block("c1", "a", 60, longer=3600) == 3600  # tripped again moments after the block ended
+    t.now += 3000
+    with pytest.raises(HostRateLimited):
+        limiter.throttle("c1", "a")
+    t.now += 601
+    limiter.throttle("c1", "a")
+    t.now += 1000
+    assert limiter.block("c1", "a", 60, longer=3600) == 60  # long after: a fresh per-minute block
+
+
 def test_concurrency_gate_never_exceeds_its_limit(make_limiter):
     limiter = make_limiter(max_wait=10)
     active, peak, lock = [0], [0], threading.Lock()

@@ -62,6 +62,18 @@ def test_per_api_budget_per_minute_gives_45009(sandbox, wecom):
     assert wecom.get("user/get", userid="E00001")["errcode"] == 0
 
 
+def test_45009_blocks_the_api_for_60_seconds_not_until_the_next_minute(sandbox, wecom):
+    """Doc 90312: the block lasts the window's length from the trip; a new clock minute does not lift it."""
+    sandbox.control.set_limits(wecom.corp.corp_id, {"user/get": 1})
+    sandbox.clock.advance(60 - sandbox.clock.time() % 60 + 50)  # 50 s into a minute
+    assert wecom.get("user/get", userid="E00001")["errcode"] == 0
+    assert wecom.get("user/get", userid="E00001")["errcode"] == 45009
+    sandbox.clock.advance(20)  # a new minute, 20 s after the trip
+    assert wecom.get("user/get", userid="E00001")["errcode"] == 45009
+    sandbox.clock.advance(41)
+    assert wecom.get("user/get", userid="E00001")["errcode"] == 0
+
+
 def test_more_than_five_parallel_edits_get_45033(sandbox, wecom):
     sandbox.control.set_limits(wecom.corp.corp_id, {"edit_service_time": 0.5})
     pairs = [(f["userid"], f["external_userid"]) for f in _follows(wecom)[:12]]

@@ -88,3 +88,17 @@ def test_the_product_runs_without_the_sandbox_when_it_is_off(database_url, tmp_p
     proc = subprocess.run([sys.executable, "-c", WITHOUT_SANDBOX, "corp", "list"], capture_output=True, text=True,
                           env={**env, "SCRM_SANDBOX": "1"}, timeout=60)
     assert proc.returncode == 2 and "SCRM_SANDBOX is on but the sandbox" in proc.stderr, proc.stderr
+
+
+def test_followups_list_shows_what_the_host_refused_and_retry_runs_it_again(app, run):
+    from scrm.db import unit_of_work
+    from scrm.services import followups
+    from tests.builders import make_corp
+
+    corp = make_corp()
+    with unit_of_work():
+        row = followups.add(corp.id, "scrm.channels.notify", corp.id, "nobody", "新客户")
+        row.status, row.last_error = "dead", "HostError: host: errcode=40003 invalid userid"
+    listed = run("followups", "list", "--status", "dead").stdout
+    assert "scrm.channels.notify" in listed and "40003" in listed
+    assert "started 1 follow-up(s)" in run("followups", "retry", str(row.id)).stdout

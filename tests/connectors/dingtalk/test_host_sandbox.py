@@ -180,6 +180,32 @@ def test_qps_limit_backs_off_then_surfaces_and_quota_never_retries(sandbox, org)
     assert sleeps == []  # a monthly quota does not come back by retrying
 
 
+def test_the_gateways_ip_ban_is_waited_out_by_every_corp_without_calling(sandbox, org):
+    """Over 10,000 calls in 20 s from one IP: an HTML page instead of an answer, on every API, for 5 minutes."""
+    corp, _ = org
+    other = sandbox.create_corp("dingtalk")
+    sandbox.seed(other, employees=2, customers=1)
+    budgets = sandbox.state.dingtalk_budgets
+    sleeps = []
+    host, second = host_for(sandbox, corp, attempts=3), host_for(sandbox, other)
+    host.client.runtime.sleep = sleeps.append
+    second.client.runtime = host.client.runtime  # one server: one runtime, one limiter
+    host.get_employee("dt00001")  # a token, before the ban
+    budgets.ip_calls = 1
+    with pytest.raises(HostRateLimited) as err:
+        for _ in range(3):
+            host.get_employee("dt00001")
+    assert err.value.errcode == "ip_banned" and err.value.retry_after == 300 and sleeps == []
+    calls = sandbox.control.calls(corp.corp_id).get("topapi/v2/user/get", 0)
+    with pytest.raises(HostRateLimited) as err:
+        second.list_departments()
+    assert err.value.errcode == "blocked" and 0 < err.value.retry_after <= 300
+    assert sandbox.control.calls(corp.corp_id).get("topapi/v2/user/get", 0) == calls
+    sandbox.clock.advance(301)
+    budgets.ip_calls = 10_000
+    assert sandbox.state.dingtalk_budgets.ip_banned("127.0.0.1", sandbox.clock.time()) is False
+
+
 def test_legacy_token_api_user_ids_and_contact_delete(sandbox, org):
     corp, _ = org
     access = CorpAccess(corp_key="legacy", platform="dingtalk", corp_id=corp.corp_id, agent_id=corp.agent_id,

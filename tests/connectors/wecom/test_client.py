@@ -62,6 +62,9 @@ class RecordingLimiter:
         self.throttled.append((corp_key, api))
         self.inner.throttle(corp_key, api)
 
+    def block(self, *args, **kwargs) -> float:
+        return self.inner.block(*args, **kwargs)
+
     @contextmanager
     def concurrency(self, corp_key: str, group: str, limit: int):
         self.slots.append((corp_key, group, limit))
@@ -165,7 +168,7 @@ def test_gettoken_without_token_is_unavailable(runtime):
 
 
 @pytest.mark.parametrize("code,cls", [
-    (45009, HostRateLimited), (45033, HostRateLimited), (-1, HostUnavailable),
+    (45033, HostRateLimited), (-1, HostUnavailable),
     (48002, HostPermissionError), (60011, HostPermissionError), (84074, HostPermissionError),
     (40096, HostNotFound), (84061, HostNotFound), (60111, HostNotFound),
     (41051, HostError), (40068, HostError), (40029, HostError),
@@ -182,12 +185,37 @@ def test_errcode_to_exception(runtime, code, cls, sleeps):
 
 
 def test_rate_limit_backoff_is_bounded_and_grows(runtime, sleeps):
-    client, http = make(runtime, {"externalcontact/remark": [{"errcode": 45009, "errmsg": "api freq out of limit"}]})
-    with pytest.raises(HostRateLimited):
+    client, http = make(runtime, {"externalcontact/remark": [{"errcode": 45033, "errmsg": "api concurrent out of limit"}]})
+    with pytest.raises(HostRateLimited) as err:
         client.external_contact.remark("zhangsan", "wm1", remark="VIP")
-    assert http.count("externalcontact/remark") == 4
+    assert http.count("externalcontact/remark") == 4 and err.value.retry_after is None
     assert len(sleeps) == 3 and all(0 < s <= 8.0 for s in sleeps)
     assert max(sleeps) > min(sleeps) or sleeps[0] <= sleeps[-1]
+
+
+def test_45009_blocks_the_api_for_its_window_and_is_not_retried_within_it(runtime, sleeps):
+    """WeCom blocks an API for 60 s after its per-minute limit trips (doc 90312): no retry within seconds, and no
+    call of that corp and API reaches the host before the block ends; other APIs still go."""
+    clock = [1000.0]
+    runtime.limiter.inner.clock = lambda: clock[0]
+    client, http = make(runtime, {"externalcontact/remark": [{"errcode": 45009, "errmsg": "api freq out of limit"},
+                                                             OK, {"errcode": 45009, "errmsg": "api freq out of limit"}],
+                                  "user/get": [OK]})
+    with pytest.raises(HostRateLimited) as err:
+        client.external_contact.remark("zhangsan", "wm1", remark="VIP")
+    assert err.value.errcode == 45009 and err.value.retry_after == 60 and sleeps == []
+    clock[0] += 30
+    with pytest.raises(HostRateLimited) as err:
+        client.external_contact.remark("zhangsan", "wm1", remark="VIP")
+    assert err.value.errcode == "blocked" and err.value.retry_after == pytest.approx(30)
+    assert http.count("externalcontact/remark") == 1
+    client.user.get("zhangsan")  # another API is not blocked
+    clock[0] += 31
+    client.external_contact.remark("zhangsan", "wm1", remark="VIP")
+    # a second block moments after the first: the per-hour limit tripped, which blocks for an hour
+    with pytest.raises(HostRateLimited) as err:
+        client.external_contact.remark("zhangsan", "wm1", remark="VIP")
+    assert err.value.retry_after == 3600 and http.count("externalcontact/remark") == 3
 
 
 def test_transient_errors_then_success(runtime, sleeps):

@@ -423,15 +423,17 @@ def test_wrong_secret_fails_fast(sandbox, corp, runtime, sleeps):
     assert sleeps == []
 
 
-def test_host_rate_limit_backs_off_then_gives_up(sandbox, corp, host, sleeps, runtime):
+def test_host_rate_limit_defers_past_the_block(sandbox, corp, host, sleeps, runtime):
     sandbox.control.set_limits(corp.corp_id, {"department/list": 2})
     host.list_departments()
     host.list_departments()
     with pytest.raises(HostRateLimited) as err:
         host.list_departments()
-    assert err.value.errcode == 45009
-    assert len(sleeps) == runtime.attempts - 1
-    assert sandbox.control.calls(corp.corp_id)["department/list"] == 2 + runtime.attempts
+    assert err.value.errcode == 45009 and err.value.retry_after == 60 and sleeps == []
+    with pytest.raises(HostRateLimited) as err:  # blocked here: the host is not asked again
+        host.list_departments()
+    assert err.value.errcode == "blocked"
+    assert sandbox.control.calls(corp.corp_id)["department/list"] == 3
 
 
 def test_capabilities_and_factory(host):

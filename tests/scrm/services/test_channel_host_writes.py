@@ -156,3 +156,20 @@ def test_an_expired_channel_is_recorded_before_its_contact_way_goes(corp, fake_h
     assert channels.sweep(now=utcnow() + timedelta(minutes=10))["expired"] == 1
     assert fake_host.called("delete_channel_code") == [{"config_id": config_id}]
     assert db.session.get(Channel, channel.id).status == "expired" and inside(host_writes) == []
+
+
+def test_the_embedded_default_runs_beats_schedule_so_an_expired_code_stops_taking_customers(app, corp, fake_host):
+    """Without a broker there is no beat process: the server's beat thread runs the same schedule."""
+    from scrm.cli import EmbeddedBeat
+
+    channel = channels.create_channel(corp, spec(corp, expires_at=utcnow() + timedelta(seconds=30)))
+    beat = EmbeddedBeat(app)
+    assert {"scrm.events.sweep", "scrm.followups.sweep", "scrm.channels.sweep", "scrm.sync.reconcile_all"} == {
+        task.name for task, _ in beat.entries}
+    assert beat.tick() == []  # nothing is due at start
+    with unit_of_work():
+        db.session.get(Channel, channel.id).expires_at = utcnow() - timedelta(seconds=1)
+    beat.last_run = [at - timedelta(seconds=61) for at in beat.last_run]
+    assert set(beat.tick()) == {"scrm.events.sweep", "scrm.followups.sweep", "scrm.channels.sweep"}
+    assert db.session.get(Channel, channel.id, populate_existing=True).status == "expired"
+    assert fake_host.called("delete_channel_code")

@@ -141,6 +141,17 @@ def test_events_of_one_customer_wait_for_an_earlier_failure(corp, fake_host):
     assert [e.kind for e in db.session.scalars(select(TimelineEntry))] == ["removed"]
 
 
+def test_an_inbox_row_blocked_by_the_host_waits_the_block_out_without_spending_an_attempt(corp, fake_host):
+    fake_host.add_friend("zhangsan", "wm001")
+    fake_host.fail_next["get_customer"] = HostRateLimited(45009, "api freq out of limit", retry_after=60)
+    row_id = ingest(corp, wx.added("zhangsan", "wm001"))
+    db.session.expire_all()
+    row = db.session.get(InboxEvent, row_id)
+    assert row.status == "pending" and row.attempts == 0
+    assert row.next_attempt_at >= utcnow() + timedelta(seconds=59)
+    assert count(Relationship) == 0
+
+
 def test_transient_failures_end_dead_after_the_last_attempt_then_replay(corp, fake_host, app):
     app.config["INBOX_MAX_ATTEMPTS"] = 3
     fake_host.add_friend("zhangsan", "wm001")

@@ -1,0 +1,44 @@
+"""When work that failed is worth another try, and when: shared by inbox rows and follow-ups."""
+from __future__ import annotations
+
+import random
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from scrm.host import HostError
+
+#: A block the host imposes is waited out plus up to this share of it again, so deferred work does not all return
+#: at the same instant.
+BLOCK_JITTER = 0.1
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether trying again later can succeed."""
+    if isinstance(exc, HostError):
+        return exc.transient
+    if isinstance(exc, (OperationalError, IntegrityError)):
+        # deadlock, lock wait timeout, lost connection; or a concurrent worker inserted the same employee,
+        # department or tag first: the retry finds that row
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, (TimeoutError, ConnectionError))
+
+
+def blocked_for(exc: BaseException) -> float | None:
+    """Seconds the host blocks the call that failed (45009, an IP ban), or None."""
+    return getattr(exc, "retry_after", None)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before attempt `attempt + 1`: exponential with jitter, capped at five minutes."""
+    base = min(2 ** attempt, 300)
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def delay(exc: BaseException, attempt: int) -> float:
+    """Seconds before the next try: past the host's block when there is one, else the backoff."""
+    blocked = blocked_for(exc)
+    if blocked:
+        return blocked * (1 + random.uniform(0, BLOCK_JITTER))
+    return backoff(attempt)
