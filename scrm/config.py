@@ -43,7 +43,7 @@ class Settings:
     INBOX_MAX_ATTEMPTS: int = 8  # transient failures retry with backoff; then the row is dead
     INBOX_SWEEP_SECONDS: int = 5  # how often beat (or the embedded server) sweeps the inbox
     INBOX_REQUEUE_SECONDS: int = 120  # a row whose task was published this long ago is enqueued again
-    INBOX_WELCOME_LEASE_SECONDS: int = 4  # the lease on an add row until its welcome is recorded (the code lives 20 s)
+    INBOX_WELCOME_LEASE_SECONDS: int = 6  # the lease on an add row until its welcome is recorded (the code lives 20 s)
     FOLLOWUP_LEASE_SECONDS: int = 120  # a worker holds a follow-up (a channel's rules, a notification) this long
     FOLLOWUP_MAX_ATTEMPTS: int = 25  # transient failures retry with backoff (past host blocks); then it is dead
     LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from scrm.services import channels, followups, landing
+from scrm.services import channels, followups, landing, org
 
 #: What each kind of follow-up does: a function of the service that owns it.
 WORK = {
     channels.AFTER_ADD_TASK: channels.after_add,  # a channel's tags, remark, one-time code, contact way list
     landing.NOTIFY_TASK: landing.notify_employee,  # tell an employee about a customer from a landing page
+    org.DEPARTED: channels.employee_left,  # a member left: out of every channel at once
 }
 
 

@@ -1,8 +1,9 @@
 """Channel analytics per local day and per employee: new friends, lost, net, conversions, cost per acquisition.
 
 Counted from rows, never from counters: a new friend is an `added`/`readded` timeline entry of the channel (written
-once per add, however often the host delivered it), a loss is a `removed` entry, a conversion is a stage change of
-one of the channel's customers to the conversion stage. Replays and duplicate deliveries cannot inflate them.
+once per add, however often the host delivered it), a loss is a `removed` entry, a conversion is a stage change to
+the conversion stage of a customer whose first relationship came through the channel (first-touch attribution:
+one conversion, one channel). Replays and duplicate deliveries cannot inflate them.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
@@ -115,11 +117,16 @@ def channel_stats(corp: Corp, channel_id: int, start: date, end: date) -> dict:
 
 def _conversions(corp: Corp, channel_id: int, lower: datetime, upper: datetime, days, people, total,
                  local_day) -> None:
-    """Customers of the channel moved to the conversion stage (option `conversion_stage`, default won)."""
+    """Customers moved to the conversion stage (option `conversion_stage`, default won), credited to the channel of
+    the customer's first relationship and to its employee (first touch): a customer who came through several
+    channels is one conversion, of the channel that brought them."""
     stage = (corp.options or {}).get("conversion_stage") or "won"
+    earliest = aliased(Relationship)
+    first = (select(earliest.id).where(earliest.customer_id == StageChange.customer_id)
+             .order_by(earliest.started_at, earliest.id).limit(1).correlate(StageChange).scalar_subquery())
     rows = db.session.execute(
         select(StageChange.customer_id, StageChange.changed_at, Relationship.employee_id)
-        .join(Relationship, Relationship.customer_id == StageChange.customer_id)
+        .join(Relationship, Relationship.id == first)
         .where(Relationship.channel_id == channel_id, StageChange.to_stage == stage,
                StageChange.changed_at >= lower, StageChange.changed_at < upper))
     for customer_id, at, employee_id in rows:

@@ -206,6 +206,13 @@ def claim(row: InboxEvent, lease: timedelta) -> bool:
     return result.rowcount == 1
 
 
+def extend_lease(inbox_id: int, lease: timedelta) -> None:
+    """The worker still holds the row: its lease now ends `lease` from now."""
+    with unit_of_work():
+        db.session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.status == "processing")
+                           .values(locked_until=utcnow() + lease).execution_options(synchronize_session=False))
+
+
 def earlier_unfinished(row: InboxEvent) -> int | None:
     """An earlier row about the same customer/chat that is not finished: this row must wait for it."""
     if row.ordering_key is None:

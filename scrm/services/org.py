@@ -14,6 +14,8 @@ from scrm.services.event_context import EventContext
 
 log = logging.getLogger(__name__)
 
+DEPARTED = "scrm.org.departed"  # the follow-up of a departure
+
 
 def upsert_department(corp: Corp, hd: HostDepartment) -> Department:
     dept = get_or_create(Department, lambda: Department(corp_id=corp.id, host_id=hd.id, name=hd.name),
@@ -64,11 +66,13 @@ def ensure_employee(corp: Corp, host_id: str, host: Host) -> Employee:
         return upsert_employee(corp, HostEmployee(user_id=host_id, name=host_id, active=False))
 
 
-def mark_departed(corp: Corp, host_id: str, at) -> Employee | None:
+def mark_departed(corp: Corp, host_id: str, at, ctx: EventContext | None = None) -> Employee | None:
+    """The employee left: recorded, and what follows a departure (out of every channel) stored with it."""
     emp = get_or_create(Employee, lambda: Employee(corp_id=corp.id, host_id=host_id, name=host_id),
                         corp_id=corp.id, host_id=host_id)
     if emp.status != "departed":
         emp.status, emp.departed_at = "departed", at or utcnow()
+        (ctx or EventContext(None, corp.id)).then(DEPARTED, emp.id)  # without a row's context: swept in seconds
     return emp
 
 
@@ -83,7 +87,7 @@ def on_employee_changed(corp: Corp, event: EmployeeChanged, host: Host, ctx: Eve
     """Created/updated: read the employee (the callback may carry only ids); departed: mark them departed."""
     for user_id in event.user_ids:
         if event.change == "departed":
-            mark_departed(corp, user_id, event.occurred_at)
+            mark_departed(corp, user_id, event.occurred_at, ctx)
             continue
         if event.new_user_id and event.new_user_id != user_id:
             emp = find_employee(corp, user_id)

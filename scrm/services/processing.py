@@ -91,8 +91,11 @@ def _process(inbox_id: int) -> Outcome:
     if inbox.earlier_unfinished(row) is not None:
         db.session.rollback()
         return Outcome("blocked")
-    lease = timedelta(seconds=current_app.config.get("INBOX_LEASE_SECONDS", 120))
-    if not inbox.claim(row, lease):
+    lease = timedelta(seconds=current_app.config["INBOX_LEASE_SECONDS"])
+    # an add's welcome code lives 20 s: until its welcome is recorded, a dead worker's row is taken over in seconds
+    welcome_first = row.event_type in welcome.ADD_EVENTS
+    if not inbox.claim(row, timedelta(seconds=current_app.config["INBOX_WELCOME_LEASE_SECONDS"])
+                       if welcome_first else lease):
         return Outcome("busy")
     db.session.refresh(row)
     corp = db.session.get(Corp, row.corp_id)
@@ -103,6 +106,8 @@ def _process(inbox_id: int) -> Outcome:
         first = FIRST.get(type(parsed.event))
         if first is not None:
             first(corp, row, parsed.event, host)
+        if welcome_first:
+            inbox.extend_lease(row.id, lease)
         with unit_of_work():
             HANDLERS[type(parsed.event)](corp, parsed.event, host, ctx)
             row.status, row.processed_at, row.locked_until, row.last_error = "done", utcnow(), None, None

@@ -337,6 +337,24 @@ def test_statistics_per_day_and_employee_from_rows(corp, fake_host):
     assert csv.splitlines()[0].startswith("day,new,lost") and csv.splitlines()[-1].startswith("total,4,2,1,1,1,1")
 
 
+def test_a_conversion_is_credited_once_to_the_channel_that_brought_the_customer_first(corp, fake_host):
+    poster = channels.create_channel(corp, spec(corp))
+    fair = channels.create_channel(corp, spec(corp, name="展会", members=[{"employee_id": emp(corp, "wang")}]))
+    first, later = utcnow() - timedelta(days=3), utcnow() - timedelta(days=1)
+    fake_host.add_friend("zhang", "wm1", state=poster.state, created_at=first)
+    ingest(corp, wx.added("zhang", "wm1", state=poster.state, at=ts(first)))
+    fake_host.add_friend("wang", "wm1", state=fair.state, created_at=later)  # the same customer, a second channel
+    ingest(corp, wx.added("wang", "wm1", state=fair.state, at=ts(later)))
+    customer = db.session.scalar(select(Customer.id).where(Customer.host_id == "wm1"))
+    customers.set_stage(corp, customer, "won")
+    today = channels.local_now(corp).date()
+    won = {c.name: channel_stats.channel_stats(corp, c.id, today - timedelta(days=7), today)["total"]["conversions"]
+           for c in (poster, fair)}
+    assert won == {"春季海报": 1, "展会": 0}
+    people = channel_stats.channel_stats(corp, poster.id, today - timedelta(days=7), today)["employees"]
+    assert [(p["name"], p["conversions"]) for p in people if p["conversions"]] == [("张三", 1)]
+
+
 def test_statistics_ranges_are_checked(corp):
     channel = channels.create_channel(corp, spec(corp))
     with pytest.raises(ValidationError) as raised:
@@ -377,3 +395,66 @@ def test_rules_apply_when_a_sync_recorded_the_relationship_first(corp, fake_host
     assert sorted(fake_host.called("mark_tags")[0]["add"]) == ["t-poster", "t-vip"]
     assert count(RelationshipTag, RelationshipTag.relationship_id == rel.id) == 2
     assert db.session.get(Relationship, rel.id).remark.startswith("春季海报-")
+
+
+def test_a_worker_killed_mid_welcome_is_taken_over_while_the_code_lives(corp, fake_host, app):
+    """The lease on an add is seconds long until its welcome is recorded (the code lives 20 s), then the usual."""
+    from scrm.models import InboxEvent
+    from scrm.services import inbox, processing
+
+    class Killed(BaseException):
+        """The worker dies: no except clause of ours sees it."""
+
+    channel = welcome_channel(corp)
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    fake_host.fail_next["send_welcome"] = Killed()
+    row_id, _ = inbox.store(corp, platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state,
+                                                                      welcome_code="CODE1")), handled=True)
+    with pytest.raises(Killed):
+        processing.process(row_id)
+    db.session.rollback()
+    row = db.session.get(InboxEvent, row_id)
+    short = timedelta(seconds=app.config["INBOX_WELCOME_LEASE_SECONDS"])
+    assert row.status == "processing" and row.locked_until <= utcnow() + short
+    assert inbox.due_for_sweep(now=utcnow() + short + timedelta(seconds=1)) == [row_id]
+    with unit_of_work():
+        db.session.get(InboxEvent, row_id).locked_until = utcnow() - timedelta(seconds=1)
+    assert processing.process(row_id).status == "done"
+    assert db.session.scalar(select(WelcomeDelivery.status)) == "sent"
+
+
+def test_once_the_welcome_is_recorded_the_add_keeps_the_usual_lease(corp, fake_host, app):
+    from scrm.models import InboxEvent
+    from scrm.services import inbox, processing
+
+    class Killed(BaseException):
+        pass
+
+    channel = welcome_channel(corp, welcome={"text": "欢迎！"})
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    fake_host.fail_next["get_customer"] = Killed()  # after the welcome, in the slower work
+    row_id, _ = inbox.store(corp, platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state,
+                                                                      welcome_code="CODE1")), handled=True)
+    with pytest.raises(Killed):
+        processing.process(row_id)
+    db.session.rollback()
+    row = db.session.get(InboxEvent, row_id)
+    assert row.locked_until >= utcnow() + timedelta(seconds=app.config["INBOX_LEASE_SECONDS"] - 5)
+
+
+def test_a_member_who_leaves_is_taken_off_every_contact_way_at_once(corp, fake_host):
+    """After `delete_user` the contact way no longer lists them (no customers, no welcomes in their name); a channel
+    left with nobody to receive its customers is paused rather than keep routing them to the departed."""
+    pool = channels.create_channel(corp, spec(corp))
+    solo = channels.create_channel(corp, spec(corp, name="张三专属", members=[{"employee_id": emp(corp, "zhang")}]))
+    elsewhere = channels.create_channel(corp, spec(corp, name="王五", members=[{"employee_id": emp(corp, "wang")}]))
+    solo_way = solo.config_id
+    fake_host.calls.clear()
+    ingest(corp, wx.user("delete_user", "zhang"))
+    assert [c["spec"].user_ids for c in fake_host.called("update_channel_code")] == [["li"]]
+    assert fake_host.called("delete_channel_code") == [{"config_id": solo_way}]
+    db.session.expire_all()
+    assert db.session.get(Channel, pool.id).listed_user_ids == ["li"]
+    assert (db.session.get(Channel, solo.id).status, db.session.get(Channel, elsewhere.id).status) == (
+        "paused", "active")
+    assert channels.pick_employee(corp, db.session.get(Channel, pool.id)).host_id == "li"

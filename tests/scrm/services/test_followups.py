@@ -102,3 +102,20 @@ def _parsed(payload):
     from scrm.host import platforms
 
     return platforms().parse("wecom", payload)
+
+
+def test_a_departure_found_by_a_sync_is_stored_with_it_and_swept(corp, fake_host):
+    from scrm.services import channels, org
+    from tests.scrm.services.test_channels import spec
+
+    pool = channels.create_channel(corp, spec(corp))
+    fake_host.calls.clear()
+    with unit_of_work():  # a sync's unit: no inbox row, no task started
+        org.mark_departed(corp, "zhang", None)
+    row = only_followup()
+    assert (row.kind, row.status) == (org.DEPARTED, "pending")
+    make_due(row.id)
+    sweep_followups()
+    assert only_followup().status == "done"
+    assert [c["spec"].user_ids for c in fake_host.called("update_channel_code")] == [["li"]]
+    assert db.session.get(type(pool), pool.id, populate_existing=True).listed_user_ids == ["li"]
