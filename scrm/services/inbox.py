@@ -7,18 +7,21 @@ import weakref
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import create_engine, func, or_, select, update
+from sqlalchemy import create_engine, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from scrm.db import unit_of_work
 from scrm.errors import NotFound
 from scrm.events import ParsedCallback
 from scrm.extensions import db
-from scrm.models import Corp, InboxEvent, utcnow
+from scrm.models import Corp, InboxEvent, WelcomeDelivery, utcnow
+from scrm.services import welcome
 
 #: How long a row nobody published a task for may wait in `pending` before the sweeper enqueues it (the broker was
 #: down when it arrived, or its web process died before publishing).
 SWEEP_AFTER = timedelta(seconds=5)
+#: A published add whose welcome is not sent this long after is taken as lost (its worker was killed).
+WELCOME_REQUEUE = timedelta(seconds=4)
 
 
 _COLUMNS = ("platform", "corp_id", "dedupe_key", "event_type", "ordering_key", "payload", "received_at", "status",
@@ -172,10 +175,15 @@ def due_for_sweep(now: datetime | None = None, limit: int = 500) -> list[int]:
     a busy queue behind a burst is left alone: enqueueing it again would only add to the burst."""
     now = now or utcnow()
     requeue = timedelta(seconds=current_app.config.get("INBOX_REQUEUE_SECONDS", 120))
+    # an add whose welcome is still owed cannot wait for the broker to give back what a killed worker held: while
+    # its code lives, a task published WELCOME_REQUEUE ago that has not sent it is taken as lost
+    welcome_owed = (InboxEvent.event_type.in_(welcome.ADD_EVENTS) & (InboxEvent.received_at > now - welcome.WINDOW)
+                    & (InboxEvent.enqueued_at <= now - WELCOME_REQUEUE)
+                    & ~exists().where(WelcomeDelivery.inbox_id == InboxEvent.id))
     query = select(InboxEvent.id).where(or_(
         (InboxEvent.status == "pending")
         & or_(InboxEvent.enqueued_at.is_(None) & (InboxEvent.received_at <= now - SWEEP_AFTER),
-              InboxEvent.enqueued_at <= now - requeue)
+              InboxEvent.enqueued_at <= now - requeue, welcome_owed)
         & (or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now)),
         (InboxEvent.status == "processing") & (InboxEvent.locked_until < now),
     )).order_by(InboxEvent.id).limit(limit)

@@ -458,3 +458,25 @@ def test_a_member_who_leaves_is_taken_off_every_contact_way_at_once(corp, fake_h
     assert (db.session.get(Channel, solo.id).status, db.session.get(Channel, elsewhere.id).status) == (
         "paused", "active")
     assert channels.pick_employee(corp, db.session.get(Channel, pool.id)).host_id == "li"
+
+
+def test_an_add_whose_welcome_a_killed_worker_held_is_enqueued_again_while_its_code_lives(corp, fake_host):
+    """The broker gives back what a killed worker held only after its visibility timeout: an add published seconds
+    ago without a welcome is taken as lost; one with its welcome recorded, or past the window, waits as usual."""
+    from scrm.models import InboxEvent
+    from scrm.services import inbox
+
+    channel = welcome_channel(corp)
+    rows = {}
+    for name in ("lost", "welcomed", "late"):
+        fake_host.add_friend("zhang", f"wm-{name}", state=channel.state)
+        rows[name], _ = inbox.store(corp, platforms().parse("wecom", wx.added(
+            "zhang", f"wm-{name}", state=channel.state, welcome_code=f"C-{name}")), handled=True)
+    with unit_of_work():
+        for name, received in (("lost", 6), ("welcomed", 6), ("late", 25)):
+            row = db.session.get(InboxEvent, rows[name])
+            row.received_at, row.enqueued_at = utcnow() - timedelta(seconds=received), utcnow() - timedelta(seconds=5)
+        db.session.add(WelcomeDelivery(corp_id=corp.id, inbox_id=rows["welcomed"], status="sent",
+                                       employee_host_id="zhang", customer_host_id="wm-welcomed",
+                                       received_at=utcnow()))
+    assert inbox.due_for_sweep() == [rows["lost"]]
