@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+
 from scrm import metrics
 from scrm.db import unit_of_work
 from scrm.events import (
