@@ -259,6 +259,50 @@ def token_create(corp_key: str, role: str, employee: str | None, label: str | No
     click.echo(token)
 
 
+@token_group.command("list")
+@click.option("--corp", "corp_key", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def token_list(corp_key: str, as_json: bool) -> None:
+    """List the corp's tokens: id, role, employee, created, revoked (never a secret)."""
+    from scrm.errors import NotFound
+    from scrm.services import access, corps
+
+    check_database()
+    try:
+        rows = access.list_tokens(corps.get_corp(corp_key))
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=lambda t: t.isoformat() + "Z"))
+        return
+    for r in rows:
+        emp = r["employee"]
+        who = f"{emp['host_id']} ({emp['name']}{', departed' if emp['status'] == 'departed' else ''})" if emp else "-"
+        revoked = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}Z" if r["revoked_at"] else "live"
+        click.echo(f"{r['id']:>6} {r['role']:8} {who:32} created {r['created_at']:%Y-%m-%d %H:%M}Z  {revoked}"
+                   + (f"  {r['label']}" if r["label"] else ""))
+
+
+@token_group.command("revoke")
+@click.option("--corp", "corp_key", required=True)
+@click.argument("token_ids", nargs=-1, type=int, required=True)
+@with_appcontext
+def token_revoke(corp_key: str, token_ids: tuple[int, ...]) -> None:
+    """Revoke tokens by id (see `scrm token list`); a revoked token is refused at once."""
+    from scrm.errors import NotFound
+    from scrm.services import access, corps
+
+    check_database()
+    try:
+        corp = corps.get_corp(corp_key)
+        for token_id in token_ids:
+            access.revoke_token(corp, token_id)
+            click.echo(f"revoked token {token_id}")
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group("followups")
 def followups_group() -> None:
     """Work left for after an event (a channel's tags and remark, notifications): list it, run it again."""

@@ -23,3 +23,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    """Visible, but not the caller's to change."""
+
+    code = "forbidden"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from flask_smorest import Api
 
-from scrm.errors import Conflict, NotFound, ValidationError
+from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.host import HostError, HostUnsupported
 
 API_PREFIX = "/api/v1"
@@ -19,9 +19,9 @@ def init_api(app: Flask) -> Api:
                       OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
                           "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api = Api(app)
-    from scrm.api import channels, customers, directory
+    from scrm.api import channels, customers, directory, tokens
 
-    for bp in (customers.bp, directory.bp, channels.bp):
+    for bp in (customers.bp, directory.bp, channels.bp, tokens.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: _docs(api))
@@ -65,6 +65,11 @@ def _error_handlers(app: Flask) -> None:
     @only_api
     def not_found(exc: NotFound):
         return jsonify(code="not_found", message=str(exc)), 404
+
+    @app.errorhandler(Forbidden)
+    @only_api
+    def not_yours(exc: Forbidden):
+        return jsonify(code="forbidden", message=str(exc)), 403
 
     @app.errorhandler(Conflict)
     @only_api

@@ -190,3 +190,33 @@ class CostItem(Strict):
 
 class CostsPut(Strict):
     items = fields.List(fields.Nested(CostItem), required=True, validate=validate.Length(max=366))
+
+
+class TokenIn(Strict):
+    role = fields.Str(required=True, validate=validate.OneOf(["admin", "manager", "sales"]))
+    employee_id = fields.Int(metadata={"description": "the employee (manager and sales tokens), from /employees"})
+    label = fields.Str(validate=validate.Length(max=64))
+
+
+class TokenEmployee(Schema):
+    id = fields.Int()
+    host_id = fields.Str()
+    name = fields.Str()
+    status = fields.Str()
+
+
+class TokenOut(Schema):
+    id = fields.Int()
+    role = fields.Str()
+    label = fields.Str(allow_none=True)
+    employee = fields.Nested(TokenEmployee, allow_none=True)
+    created_at = UtcTime()
+    revoked_at = UtcTime(allow_none=True)
+
+
+class TokenCreated(TokenOut):
+    token = fields.Str(metadata={"description": "the secret, shown this once only"})
+
+
+class TokenList(Schema):
+    items = fields.List(fields.Nested(TokenOut))

@@ -2,6 +2,8 @@
 
 Every function first restricts to what the principal may see (`access`): a customer outside it is NotFound,
 never Forbidden, so nothing tells another corp's or another salesperson's customers apart from missing ones.
+Within a visible customer, a relationship outside the principal's scope (a colleague's) may be read and noted on,
+but its tags and remark are Forbidden, checked before the host is told anything.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from scrm.errors import NotFound
 from scrm.extensions import db
 from scrm.models import Customer, Note, Relationship, RelationshipTag
 from scrm.services import customers
-from scrm.services.access import Principal, can_see, visible_customers
+from scrm.services.access import Principal, can_see, check_can_edit, visible_customers
 
 # Set filters (tags, channel, employee, status, date added) each give the customers of matching relationships;
 # their INTERSECT drives the query from the tag and channel indexes, so a selective filter reads few rows even
@@ -115,11 +117,15 @@ def add_note(principal: Principal, customer_id: int, body: str) -> Note:
 
 
 def set_tags(principal: Principal, customer_id: int, relationship_id: int, tag_ids: list[int]) -> list[int]:
+    """Tag one relationship within the principal's scope (Forbidden for a colleague's outside it)."""
     _visible(principal, customer_id)
+    check_can_edit(principal, customer_id, relationship_id)
     return customers.set_tags(principal.corp, customer_id, relationship_id, tag_ids, actor_id=principal.employee_id)
 
 
 def edit_relationship(principal: Principal, customer_id: int, relationship_id: int, **fields) -> Relationship:
+    """Edit one relationship's remark within the principal's scope (Forbidden for a colleague's outside it)."""
     _visible(principal, customer_id)
+    check_can_edit(principal, customer_id, relationship_id)
     return customers.edit_relationship(principal.corp, customer_id, relationship_id,
                                        actor_id=principal.employee_id, **fields)

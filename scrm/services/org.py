@@ -10,6 +10,7 @@ from scrm.events import DepartmentChanged, EmployeeChanged
 from scrm.extensions import db
 from scrm.host import Host, HostDepartment, HostEmployee, HostNotFound
 from scrm.models import Corp, Department, Employee, EmployeeDepartment, utcnow
+from scrm.services import access
 from scrm.services.event_context import EventContext
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def mark_departed(corp: Corp, host_id: str, at, ctx: EventContext | None = None)
     if emp.status != "departed":
         emp.status, emp.departed_at = "departed", at or utcnow()
         (ctx or EventContext(None, corp.id)).then(DEPARTED, emp.id)  # without a row's context: swept in seconds
+    access.revoke_employee_tokens(emp.id, emp.departed_at)
     return emp
 
 
