@@ -2,8 +2,8 @@
 
 - admin: the whole corp, every relationship, active or ended.
 - manager: the customers with an active relationship to an employee of the manager's departments, each department
-  with its whole subtree. A top-level (root) department counts only for a manager whose only department it is: on
-  DingTalk every user is also a member of the root department, which must not open the whole corp to every manager.
+  with its whole subtree. The root department counts only for a manager whose only department it is: on DingTalk
+  every user is also a member of the root department, which must not open the whole corp to every manager.
 - sales: the customers they follow now (an active relationship of their own).
 
 Managers and sales may edit (tags, remark) the relationships within that scope: sales their own, managers those of
@@ -29,8 +29,9 @@ from scrm.extensions import db
 from scrm.models import (ROLES, ApiToken, Corp, Customer, Department, Employee, EmployeeDepartment, Relationship,
                          utcnow)
 
-#: parent ids that mean "no parent": WeCom's root has parentid 0, DingTalk's root has none
-_NO_PARENT = ("", "0")
+#: the root department's id on both hosts (WeCom's department 1, DingTalk's dept_id 1); a department known only by
+#: id (no parent yet, until a sync names it) is not a root
+ROOT_DEPARTMENT = "1"
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,10 @@ def authenticate(token: str | None) -> Principal | None:
 
 def _own_departments(principal: Principal) -> list[int]:
     """The manager's departments that root their scope (see the module's rule about the root department)."""
-    rows = db.session.execute(select(Department.id, Department.parent_host_id).join(
+    rows = db.session.execute(select(Department.id, Department.host_id).join(
         EmployeeDepartment, EmployeeDepartment.department_id == Department.id).where(
         EmployeeDepartment.employee_id == principal.employee_id, Department.corp_id == principal.corp.id)).all()
-    below_root = [d for d, parent in rows if parent is not None and parent not in _NO_PARENT]
+    below_root = [d for d, host_id in rows if host_id != ROOT_DEPARTMENT]
     return below_root or [d for d, _ in rows]
 
 

@@ -1,7 +1,7 @@
 """Who may do what: tokens of people who left, editing a colleague's relationship, a manager's department subtree,
 and ended relationships."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
@@ -241,7 +241,7 @@ def tree(app):
     customers["lost"] = lost.id
     tokens = {h: access.create_token(corp, "manager", employee_id=people[h].id) for h in people}
     tokens["admin"] = access.create_token(corp, "admin")
-    return {"corp": corp, "customers": customers, "tokens": tokens}
+    return {"corp": corp, "customers": customers, "tokens": tokens, "root": d["1"].id}
 
 
 def test_a_parent_departments_manager_sees_the_whole_subtree(tree, client):
@@ -258,6 +258,18 @@ def test_root_membership_does_not_widen_a_managers_scope(tree, client):
     assert call(client, "GET", f"/customers/{c['east']}", t["support"]).status_code == 404
     # the root counts for a manager whose only department it is
     assert ids(call(client, "GET", "/customers", t["ceo"])) == sorted([c["east"], c["sh"], c["support"]])
+
+
+def test_a_department_known_only_by_id_is_not_taken_for_the_root(tree, client):
+    # an employee event named a department no sync has read yet: no parent, no name
+    corp, t = tree["corp"], tree["tokens"]
+    new = departments(corp, ("99", None))["99"]
+    support = db.session.scalar(select(Employee).where(Employee.host_id == "support"))
+    with unit_of_work():
+        db.session.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id == support.id,
+                                                            EmployeeDepartment.department_id != tree["root"]))
+    member(support, new)
+    assert ids(call(client, "GET", "/customers", t["support"])) == [tree["customers"]["support"]]
 
 
 def test_ended_relationships_give_managers_no_access_and_admins_keep_them(tree, client):
