@@ -142,15 +142,12 @@ class WeComHost:
                                order=int(d.get("order") or 0)) for d in self.client.department.get()]
 
     def list_employees(self, department_id: str | None = None) -> list[HostEmployee]:
-        if department_id is not None:
-            roots = [department_id]
-        else:
-            departments = self.list_departments()
-            ids = {d.id for d in departments}
-            roots = [d.id for d in departments if d.parent_id is None or d.parent_id not in ids]
+        """The department's direct members, or everyone's when none is given: user/list has no fetch_child any
+        more (doc 96260), so every department is read and members of several count once."""
+        departments = [department_id] if department_id is not None else [d.id for d in self.list_departments()]
         seen: dict[str, HostEmployee] = {}
-        for root in roots:
-            for raw in self.client.user.list(int(root), fetch_child=True):
+        for dept in departments:
+            for raw in self.client.user.list(int(dept)):
                 seen.setdefault(raw["userid"], _employee(raw))
         return list(seen.values())
 

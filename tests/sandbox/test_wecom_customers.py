@@ -5,7 +5,10 @@ import requests
 
 
 def _staff(wecom) -> list[str]:
-    return [u["userid"] for u in wecom.ok("get", "user/simplelist", department_id=1, fetch_child=1)["userlist"]]
+    """Every member, department by department: the host has no fetch_child (doc 96259)."""
+    depts = [d["id"] for d in wecom.ok("get", "department/list")["department"]]
+    return sorted({u["userid"] for d in depts
+                   for u in wecom.ok("get", "user/simplelist", department_id=d)["userlist"]})
 
 
 def test_address_book(wecom):
@@ -17,6 +20,9 @@ def test_address_book(wecom):
     assert len(_staff(wecom)) == 6
     assert wecom.ok("get", "externalcontact/get_follow_user_list")["follow_user"] == sorted(_staff(wecom))
     assert wecom.ok("get", "user/list", department_id=1)["userlist"] == []  # nobody sits at the root itself
+    # fetch_child is gone from user/list and user/simplelist (docs 96260, 96259): only direct members come back
+    assert wecom.ok("get", "user/list", department_id=1, fetch_child=1)["userlist"] == []
+    assert wecom.ok("get", "user/simplelist", department_id=1, fetch_child=1)["userlist"] == []
     member = wecom.ok("get", "user/get", userid="E00001")
     assert member["name"] and member["department"] and member["status"] == 1
     assert wecom.get("user/get", userid="nobody")["errcode"] == 60111

@@ -48,31 +48,23 @@ def _users_of(ctx: Ctx) -> list[User]:
         dept = int(raw)
     except ValueError:
         raise WeComError(60123) from None
-    depts = {dept}
     if ctx.s.get(Department, (ctx.corp.corp_id, dept)) is None:
         raise WeComError(60123)
-    if str(ctx.opt("fetch_child", "0")) == "1":
-        rows = list(ctx.s.execute(select(Department.dept_id, Department.parent_id)
-                                  .where(Department.corp_id == ctx.corp.corp_id)))
-        changed = True
-        while changed:
-            before = len(depts)
-            depts |= {d for d, p in rows if p in depts}
-            changed = len(depts) != before
     users = ctx.s.scalars(select(User).where(User.corp_id == ctx.corp.corp_id, User.status != LEFT)
                           .order_by(User.userid))
-    return [u for u in users if depts.intersection(u.department or [])]
+    return [u for u in users if dept in (u.department or [])]
 
 
 @api("user/list", "GET")
 def user_list(ctx: Ctx) -> dict[str, Any]:
-    """GET user/list?department_id=&fetch_child= (doc 90201)."""
+    """GET user/list?department_id= (doc 96260): the department's direct members; the host no longer reads
+    fetch_child, so sub-departments are asked one by one."""
     return {"userlist": [user_json(u) for u in _users_of(ctx)]}
 
 
 @api("user/simplelist", "GET")
 def user_simplelist(ctx: Ctx) -> dict[str, Any]:
-    """GET user/simplelist?department_id=&fetch_child= (doc 90200)."""
+    """GET user/simplelist?department_id= (doc 96259): direct members only, like user/list."""
     return {"userlist": [{"userid": u.userid, "name": u.name, "department": u.department} for u in _users_of(ctx)]}
 
 

@@ -65,6 +65,22 @@ def test_departments_and_employees(host):
     assert (fetched.user_id, fetched.name, fetched.department_ids) == (one.user_id, one.name, one.department_ids)
 
 
+def test_employees_of_nested_departments_are_listed_once(sandbox, corp, host):
+    """user/list has no fetch_child (doc 96260): members two levels down, and members of two departments, are
+    found by reading every department, and counted once."""
+    from sandbox.wecom.models import Department, User
+    with sandbox.db.session() as s:
+        s.add(Department(corp_id=corp.corp_id, dept_id=90, name="华东", parent_id=2, order=1))
+        s.add(Department(corp_id=corp.corp_id, dept_id=91, name="上海", parent_id=90, order=1))
+        s.add(User(corp_id=corp.corp_id, userid="DEEP", name="深层", department=[91], main_department=91, status=1))
+        s.add(User(corp_id=corp.corp_id, userid="TWICE", name="两处", department=[2, 91], main_department=2,
+                   status=1))
+    staff = [e.user_id for e in host.list_employees()]
+    assert "DEEP" in staff and staff.count("TWICE") == 1 and len(staff) == 10
+    assert {e.user_id for e in host.list_employees("91")} == {"DEEP", "TWICE"}
+    assert {e.user_id for e in host.list_employees("90")} == set()  # direct members only
+
+
 def test_unknown_employee_is_not_found(host):
     with pytest.raises(HostNotFound):
         host.get_employee("nobody")
