@@ -225,11 +225,12 @@ class WeComHost:
         return fields
 
     def create_channel_code(self, spec: ChannelCodeSpec) -> ChannelCode:
-        single = len(spec.user_ids) == 1 and not spec.department_ids
+        # type 1 takes exactly one user for its whole life (doc 92228): a pool that grows later must be type 2 from
+        # the start; only a temporary way, which is single by rule, is type 1
         fields = self._way_fields(spec)
         if spec.temporary:
             fields["is_temp"] = True
-        result = self.client.external_contact.add_contact_way(type=1 if single else 2, scene=2, **fields)
+        result = self.client.external_contact.add_contact_way(type=1 if spec.temporary else 2, scene=2, **fields)
         return ChannelCode(config_id=result["config_id"], qr_url=result.get("qr_code"))
 
     def update_channel_code(self, config_id: str, spec: ChannelCodeSpec) -> None:

@@ -151,7 +151,12 @@ def test_contact_way_rules_and_qr(wecom):
     wecom.ok("post", "externalcontact/update_contact_way", {"config_id": made["config_id"], "state": "store_02"})
     got = wecom.ok("post", "externalcontact/get_contact_way", {"config_id": made["config_id"]})["contact_way"]
     assert got["state"] == "store_02" and got["remark"] == "门店"
+    # type 1 takes exactly one user, at update too (doc 92228)
+    grow = {"config_id": made["config_id"], "user": ["E00001", "E00002"]}
+    assert wecom.post("externalcontact/update_contact_way", grow)["errcode"] == 40058
+    assert wecom.post("externalcontact/update_contact_way", {**grow, "user": []})["errcode"] == 40058
     multi = wecom.ok("post", "externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["E00001", "E00002"]})
+    wecom.ok("post", "externalcontact/update_contact_way", {"config_id": multi["config_id"], "user": ["E00003"]})
     assert multi["config_id"] != made["config_id"]
     wecom.ok("post", "externalcontact/del_contact_way", {"config_id": made["config_id"]})
     assert wecom.post("externalcontact/get_contact_way", {"config_id": made["config_id"]})["errcode"] == 41044

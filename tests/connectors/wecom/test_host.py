@@ -202,13 +202,18 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     code = host.create_channel_code(ChannelCodeSpec(state="poster_01", user_ids=[employee], remark="海报"))
     assert code.config_id and code.qr_url
     way = host.client.external_contact.get_contact_way(code.config_id)["contact_way"]
-    assert (way["type"], way["state"], way["user"], way["skip_verify"]) == (1, "poster_01", [employee], True)
+    # a pool of one today may be a pool of two tomorrow: type 2, which update_contact_way lets grow (doc 92228)
+    assert (way["type"], way["state"], way["user"], way["skip_verify"]) == (2, "poster_01", [employee], True)
 
     others = [e.user_id for e in host.list_employees()[1:3]]
     host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee],
                                                               remark="海报2", skip_verify=False))
     way = host.client.external_contact.get_contact_way(code.config_id)["contact_way"]
     assert (way["state"], way["remark"], way["skip_verify"]) == ("poster_02", "海报2", False)
+    host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee, *others]))
+    assert host.client.external_contact.get_contact_way(code.config_id)["contact_way"]["user"] == [employee, *others]
+    host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee],
+                                                              remark="海报2", skip_verify=False))
 
     multi = host.create_channel_code(ChannelCodeSpec(state="store", user_ids=others, department_ids=["2"]))
     way = host.client.external_contact.get_contact_way(multi.config_id)["contact_way"]
@@ -216,7 +221,7 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     temp = host.create_channel_code(ChannelCodeSpec(state="live", user_ids=[employee], temporary=True,
                                                     expires_in=3 * DAY))
     way = host.client.external_contact.get_contact_way(temp.config_id)["contact_way"]
-    assert way["is_temp"] and way["expires_in"] == 3 * DAY
+    assert way["is_temp"] and way["expires_in"] == 3 * DAY and way["type"] == 1
 
     scan = sandbox.play(corp, "scan_one", config_id=code.config_id)["result"]
     assert scan["state"] == "poster_02"
