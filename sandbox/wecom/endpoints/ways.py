@@ -218,7 +218,7 @@ def _check_attachments(ctx: Ctx, attachments: list[Any]) -> None:
 
 @api("externalcontact/send_welcome_msg")
 def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
-    """POST externalcontact/send_welcome_msg (doc 92137): a code works once, within 20 s of the add."""
+    """POST externalcontact/send_welcome_msg (doc 92137): a code works once, within 20 s of the add (41050 after)."""
     code = ctx.need("welcome_code", 41049)
     text = ctx.opt("text", {}, kind=dict)
     attachments = ctx.opt("attachments", [], kind=list)
@@ -228,9 +228,11 @@ def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
     if len(str(text.get("content", "")).encode()) > 4000:
         raise WeComError(40058, "text longer than 4000 bytes")
     row = ctx.s.get(WelcomeCode, code)
-    if row is None or row.corp_id != ctx.corp.corp_id:
+    # 41050: invalid, or its 20 seconds are over; 41051: the pair already chats, which is what a caller hears after
+    # the code was used (by this app or another)
+    if row is None or row.corp_id != ctx.corp.corp_id or ctx.now - row.issued_at > WELCOME_TTL:
         raise WeComError(41050)
-    if row.used or ctx.now - row.issued_at > WELCOME_TTL:
+    if row.used:
         raise WeComError(41051)
     row.used = True
     row.message = {"text": text, "attachments": attachments, "sent_at": ctx.now}

@@ -236,7 +236,7 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     sandbox.clock.advance(21)
     with pytest.raises(HostError) as err:
         host.send_welcome(late["welcome_code"], MessageContent(text="迟到的欢迎"))
-    assert err.value.errcode == 41051
+    assert err.value.errcode == 41050
 
     host.delete_channel_code(code.config_id)
     with pytest.raises(HostError) as err:

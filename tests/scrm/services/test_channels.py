@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from scrm import metrics
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
@@ -242,6 +243,19 @@ def test_a_used_code_is_recorded_and_not_retried(corp, fake_host):
     delivery = db.session.scalar(select(WelcomeDelivery))
     assert delivery.status == "used" and "41051" in delivery.error
     assert len(fake_host.called("send_welcome")) == 1
+
+
+def test_a_code_the_host_calls_expired_is_recorded_as_expired(corp, fake_host):
+    channel = welcome_channel(corp)
+    fake_host.fail_next["send_welcome"] = HostError(41050, "invalid welcome_code")
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    expired, failed = (metrics.WELCOMES.labels(o)._value.get() for o in ("expired", "failed"))
+    row = ingest(corp, wx.added("zhang", "wm1", state=channel.state))
+    assert status(row) == "done"
+    delivery = db.session.scalar(select(WelcomeDelivery))
+    assert delivery.status == "expired" and "41050" in delivery.error
+    assert metrics.WELCOMES.labels("expired")._value.get() == expired + 1
+    assert metrics.WELCOMES.labels("failed")._value.get() == failed
 
 
 def test_a_late_welcome_is_not_sent(corp, fake_host):
