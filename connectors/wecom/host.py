@@ -284,7 +284,7 @@ class WeComHost:
         result = self.client.external_contact.get_unassigned_list(page_size=max(1, min(limit, 1000)), cursor=cursor)
         items = [UnassignedCustomer(handover_id=i["handover_userid"], customer_id=i["external_userid"],
                                     departed_at=_at(i.get("dimission_time"))) for i in result.get("info") or []]
-        return Page(items, None if result.get("is_last", True) else _next(result))
+        return Page(items, _next(result))  # the end is an empty next_cursor (doc 92124), not is_last
 
     # ---------------------------------------------------------------- group chats
 

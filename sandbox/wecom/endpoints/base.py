@@ -34,11 +34,13 @@ ERRMSG = {
     41037: "missing contact way type", 41038: "missing contact way scene", 41039: "invalid contact way type",
     41040: "invalid contact way scene", 41043: "missing config_id", 41044: "invalid config_id",
     41046: "missing msgid", 41047: "invalid msgid", 41048: "no customer to send", 41049: "missing welcome_code",
-    41050: "invalid or expired welcome_code", 41051: "externaluser has started chatting", 41054: "user not activated",
+    41041: "more than 100 users on the contact way", 41050: "invalid or expired welcome_code",
+    41051: "externaluser has started chatting", 41054: "user not activated",
     41064: "too many attachments", 41065: "invalid attachment type", 42001: "access_token expired",
     43001: "require GET request", 43002: "require POST request", 44001: "empty media data",
     45009: "api freq out of limit", 45033: "api concurrent out of limit", 47001: "data format error",
-    60111: "userid not found", 60123: "invalid party id", 84061: "not external contact",
+    60111: "userid not found", 60123: "invalid party id", 81017: "too many members: use owner_filter",
+    84061: "not external contact",
     90500: "group owner not resigned", 90501: "chat is not external group chat",
 }
 
