@@ -184,6 +184,8 @@ class WeComHost:
 
     def set_remark(self, employee_id: str, customer_id: str, *, remark: str | None = None,
                    description: str | None = None, remark_mobiles: list[str] | None = None) -> None:
+        if remark_mobiles is not None:  # the list replaces the old one; [""] clears it (doc 92115)
+            remark_mobiles = [m for m in remark_mobiles if m] or [""]
         self.client.external_contact.remark(employee_id, customer_id, remark=remark, description=description,
                                             remark_mobiles=remark_mobiles)
 

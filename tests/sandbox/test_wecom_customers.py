@@ -90,6 +90,12 @@ def test_remark_rules(wecom):
     def remark(**kw):
         return wecom.post("externalcontact/remark", {"userid": userid, "external_userid": ext, **kw})
 
+    def mobiles():
+        return [f for f in wecom.ok("get", "externalcontact/get", external_userid=ext)["follow_user"]
+                if f["userid"] == userid][0]["remark_mobiles"]
+
+    assert remark(remark_mobiles=[])["errcode"] == 0 and mobiles() == ["13800000000"]  # [] is not how to clear
+    assert remark(remark_mobiles=[""])["errcode"] == 0 and mobiles() == []  # [""] is (doc 92115)
     assert remark(remark="长" * 21)["errcode"] == 40058
     assert remark(description="长" * 151)["errcode"] == 40058
     assert wecom.post("externalcontact/remark", {"userid": "nobody", "external_userid": ext})["errcode"] == 40003

@@ -149,8 +149,9 @@ def remark(ctx: Ctx) -> dict[str, Any]:
     for key, value in values.items():
         if value is not None:
             setattr(f, key, value)
-    if mobiles is not None:
-        f.remark_mobiles = mobiles
+    # the list replaces the old one; [""] is how the host is told to clear it, and an empty list changes nothing
+    if mobiles:
+        f.remark_mobiles = [m for m in mobiles if m]
     return {}
 
 

@@ -131,6 +131,9 @@ def test_set_remark(host):
     host.set_remark(employee, customer_id, description="改喝咖啡")
     follow = next(f for f in host.get_customer(customer_id).follows if f.employee_id == employee)
     assert (follow.remark, follow.description) == ("老客户😀", "改喝咖啡")
+    host.set_remark(employee, customer_id, remark_mobiles=[])  # cleared: the host is sent [""]
+    follow = next(f for f in host.get_customer(customer_id).follows if f.employee_id == employee)
+    assert (follow.remark, follow.remark_mobiles) == ("老客户😀", [])
 
 
 def test_create_customer_is_unsupported(host):
