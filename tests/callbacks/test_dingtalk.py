@@ -39,10 +39,10 @@ def leave(event_id="ev-1", users=("u100",)):
             "TimeStamp": "1700000000000", "UserId": list(users)}
 
 
-def assert_encrypted_success(response):
+def assert_encrypted_success(response, owner=APP_KEY):
     assert response.status_code == 200
     reply = response.json
-    crypto = DingTalkCrypto(TOKEN, AES, APP_KEY)
+    crypto = DingTalkCrypto(TOKEN, AES, owner)  # sealed for exactly this owner key
     assert crypto.decrypt(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
 
 
@@ -78,7 +78,11 @@ def test_a_message_for_another_app_is_refused(client, corp):
 def test_legacy_corp_id_owner_key_is_accepted_when_configured(client, corp):
     corp.options = {"callback_owner_key": "either"}
     db.session.commit()
-    assert_encrypted_success(post(client, corp, *signed(leave("ev-4"), owner="dingcorp01")))
+    # the reply is sealed for the key the event came with: the corp id here, the app key otherwise
+    assert_encrypted_success(post(client, corp, *signed(leave("ev-4"), owner="dingcorp01")), owner="dingcorp01")
+    assert_encrypted_success(post(client, corp, *signed({"EventType": "check_url"}, owner="dingcorp01")),
+                             owner="dingcorp01")
+    assert_encrypted_success(post(client, corp, *signed(leave("ev-4b"))), owner=APP_KEY)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"encrypt": 5}', b"{}"])
