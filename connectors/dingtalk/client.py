@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from typing import Any, Callable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
 
@@ -68,9 +68,11 @@ def _sub_code(data: dict, message: str) -> tuple[int, str]:
 
 
 def sign_jsapi(ticket: str, nonce: str, timestamp: str, url: str, algorithm: str = "sha256") -> str:
-    """dd.config signature: hash of jsapi_ticket=&noncestr=&timestamp=&url= (url without #..., query decoded)."""
+    """dd.config signature: hash of jsapi_ticket=&noncestr=&timestamp=&url= (url without #..., query decoded).
+
+    DingTalk's sample (decodeUrl) decodes the query with java.net.URLDecoder, form decoding: `+` is a space."""
     parts = urlsplit(url)
-    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, unquote(parts.query), ""))
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, unquote_plus(parts.query), ""))
     plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={clean}"
     return hashlib.new(algorithm, plain.encode("utf-8")).hexdigest()
 
