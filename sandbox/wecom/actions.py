@@ -144,6 +144,8 @@ def scan_one(run: Run, config_id: str, name: str | None = None, external_userid:
             s.add(Follow(corp_id=run.corp.corp_id, userid=userid, external_userid=ext, createtime=int(run.now),
                          add_way=1, state=way.state, oper_userid=ext, tag_ids=[], remark_mobiles=[]))
         code = issue_welcome_code(s, run.corp.corp_id, userid, ext, run.now)
+        if way.is_temp:
+            way.first_added_at = run.now
         state, change = way.state, "add_external_contact" if way.skip_verify else "add_half_external_contact"
     fields = [("ChangeType", change), ("UserID", userid), ("ExternalUserID", ext)]
     if state:

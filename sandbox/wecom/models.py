@@ -145,10 +145,14 @@ class ContactWay(Base):
     is_temp: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_in: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Double, default=0.0)
+    first_added_at: Mapped[float | None] = mapped_column(Double, nullable=True)  # a temporary way's one customer
 
     def expired(self, now: float) -> bool:
-        """A temporary way stops working `expires_in` seconds after it was created (doc 92572)."""
-        return bool(self.is_temp) and now >= self.created_at + (self.expires_in or 0)
+        """A temporary way stops working `expires_in` seconds after it was created, or as soon as its first customer
+        added through it: its QR code is invalid right after the first add (doc 92572)."""
+        if not self.is_temp:
+            return False
+        return self.first_added_at is not None or now >= self.created_at + (self.expires_in or 0)
 
 
 class WelcomeCode(Base):
