@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import requests
 
+from sandbox.wecom.models import User
+
 
 def _staff(wecom) -> list[str]:
     """Every member, department by department: the host has no fetch_child (doc 96259)."""
@@ -141,7 +143,7 @@ def test_tag_library_and_marking(wecom):
     assert remaining["tag_group"] == []  # a group without tags is gone
 
 
-def test_contact_way_rules_and_qr(wecom):
+def test_contact_way_rules_and_qr(sandbox, wecom):
     add = lambda **kw: wecom.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, **kw})  # noqa: E731
     assert add(user=["E00001"], state="x" * 31)["errcode"] == 40058
     assert add(user=["E00001", "E00002"])["errcode"] == 40058
@@ -162,6 +164,17 @@ def test_contact_way_rules_and_qr(wecom):
     assert wecom.post("externalcontact/update_contact_way", grow)["errcode"] == 40058
     assert wecom.post("externalcontact/update_contact_way", {**grow, "user": []})["errcode"] == 40058
     multi = wecom.ok("post", "externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["E00001", "E00002"]})
+    crowd = [f"P{i:03d}" for i in range(100)]
+    with sandbox.db.session() as s:  # 100 more members in department 2, besides the seeded ones
+        s.add_all(User(corp_id=wecom.corp.corp_id, userid=u, name=u, department=[2], main_department=2, status=1)
+                  for u in crowd)
+    assert wecom.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": crowd + ["E00001"]})[
+        "errcode"] == 41041  # more than 100 users on one way
+    assert wecom.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["E00001"],
+                                                          "party": [2]})["errcode"] == 41041  # counted after expanding
+    wecom.ok("post", "externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": crowd})
+    assert wecom.post("externalcontact/update_contact_way",
+                      {"config_id": multi["config_id"], "user": crowd + ["E00003"]})["errcode"] == 41041
     wecom.ok("post", "externalcontact/update_contact_way", {"config_id": multi["config_id"], "user": ["E00003"]})
     assert multi["config_id"] != made["config_id"]
     wecom.ok("post", "externalcontact/del_contact_way", {"config_id": made["config_id"]})
