@@ -29,6 +29,9 @@ def test_address_book(wecom):
     assert member["name"] and member["department"] and member["status"] == 1
     assert wecom.get("user/get", userid="nobody")["errcode"] == 60111
     assert wecom.get("user/list")["errcode"] == 60123
+    with wecom.sandbox.db.session() as s:
+        s.add(User(corp_id=wecom.corp.corp_id, userid="NEW", name="新人", department=[2], main_department=2, status=1))
+    assert wecom.get("externalcontact/list", userid="NEW")["errcode"] == 84061  # no customers: not an empty list
 
 
 def test_batch_get_by_user_pages_every_relationship_once(wecom):

@@ -81,12 +81,14 @@ def get_follow_user_list(ctx: Ctx) -> dict[str, Any]:
 
 @api("externalcontact/list", "GET")
 def externalcontact_list(ctx: Ctx) -> dict[str, Any]:
-    """GET externalcontact/list?userid= (doc 92113)."""
+    """GET externalcontact/list?userid= (doc 92113); 84061 for a member with no customers."""
     u = user(ctx, ctx.need("userid", 41009))
     settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
-    ids = ctx.s.scalars(select(Follow.external_userid).where(Follow.corp_id == ctx.corp.corp_id,
-                                                             Follow.userid == u.userid).order_by(Follow.id))
-    return {"external_userid": list(ids)}
+    ids = list(ctx.s.scalars(select(Follow.external_userid).where(Follow.corp_id == ctx.corp.corp_id,
+                                                                  Follow.userid == u.userid).order_by(Follow.id)))
+    if not ids:  # a member without customers is answered 84061 "not external contact", not an empty list
+        raise WeComError(84061, u.userid)
+    return {"external_userid": ids}
 
 
 @api("externalcontact/get", "GET")

@@ -79,6 +79,7 @@ def test_employees_of_nested_departments_are_listed_once(sandbox, corp, host):
     assert "DEEP" in staff and staff.count("TWICE") == 1 and len(staff) == 10
     assert {e.user_id for e in host.list_employees("91")} == {"DEEP", "TWICE"}
     assert {e.user_id for e in host.list_employees("90")} == set()  # direct members only
+    assert host.list_customer_ids("DEEP") == []  # the host answers 84061 for a member without customers
 
 
 def test_unknown_employee_is_not_found(host):
