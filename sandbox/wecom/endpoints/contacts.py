@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import select
 
 from sandbox.wecom.endpoints.base import (Ctx, WeComError, api, cursor_out, customer, customer_json, follow,
-                                          follow_info, follow_json, int_cursor, page_limit, tags_of, user, user_json)
-from sandbox.wecom.models import (Customer, Department, Follow, LEFT, Tag, TagGroup, User, delete_tags, new_id,
-                                  settle_transfers)
+                                          follow_info, follow_json, int_cursor, page_limit, settle, tags_of, user,
+                                          user_json)
+from sandbox.wecom.models import (Customer, Department, Follow, LEFT, Tag, TagGroup, User, delete_tags, new_id)
 
 # ---------------------------------------------------------------- address book
 
@@ -83,7 +83,7 @@ def get_follow_user_list(ctx: Ctx) -> dict[str, Any]:
 def externalcontact_list(ctx: Ctx) -> dict[str, Any]:
     """GET externalcontact/list?userid= (doc 92113); 84061 for a member with no customers."""
     u = user(ctx, ctx.need("userid", 41009))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     ids = list(ctx.s.scalars(select(Follow.external_userid).where(Follow.corp_id == ctx.corp.corp_id,
                                                                   Follow.userid == u.userid).order_by(Follow.id)))
     if not ids:  # a member without customers is answered 84061 "not external contact", not an empty list
@@ -95,7 +95,7 @@ def externalcontact_list(ctx: Ctx) -> dict[str, Any]:
 def externalcontact_get(ctx: Ctx) -> dict[str, Any]:
     """GET externalcontact/get?external_userid=&cursor= (doc 92114); followers page at 500."""
     c = customer(ctx, ctx.need("external_userid", 41035))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     after = int_cursor(ctx.opt("cursor"))
     page = int(ctx.corp.limit("get_follow_page", 500))
     rows = list(ctx.s.scalars(select(Follow).where(Follow.external_userid == c.external_userid, Follow.id > after)
@@ -117,7 +117,7 @@ def batch_get_by_user(ctx: Ctx) -> dict[str, Any]:
         raise WeComError(40058, "userid_list holds at most 100 userids")
     limit = page_limit(ctx, "limit", 50, 100)
     after = int_cursor(ctx.opt("cursor"))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     rows = list(ctx.s.execute(select(Follow, Customer)
                               .join(Customer, Customer.external_userid == Follow.external_userid)
                               .where(Follow.corp_id == ctx.corp.corp_id, Follow.userid.in_(userids), Follow.id > after)

@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 
 from sandbox.wecom.endpoints.base import (Ctx, ERRMSG, WeComError, api, cursor_in, cursor_out, int_cursor, page_limit,
-                                          user)
+                                          settle, user)
 from sandbox.wecom.models import (Customer, Follow, GroupChat, GroupMember, LEFT, TAKEOVER_DELAY, TRANSFERS_PER_WINDOW,
-                                  TRANSFER_WINDOW, Transfer, User, settle_transfers)
+                                  TRANSFER_WINDOW, Transfer, User)
 
 OWNER_FILTER_MAX = 100  # groupchat/list's owner_filter.userid_list (doc 92120)
 #: groupchat/list without owner_filter answers 81017 once the app sees more members than this (limits can lower it)
@@ -34,7 +34,7 @@ def _transfer(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     if len(message) > 200:
         raise WeComError(40058, "transfer_success_msg longer than 200")
     corp_id = ctx.corp.corp_id
-    settle_transfers(ctx.s, corp_id, ctx.now)
+    settle(ctx)
     out = []
     for ext in dict.fromkeys(ids):
         out.append({"external_userid": ext,
@@ -76,7 +76,7 @@ def resigned_transfer_customer(ctx: Ctx) -> dict[str, Any]:
 def _transfer_result(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     handover = ctx.need("handover_userid", 41009)
     takeover = ctx.need("takeover_userid", 41009)
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     after = int_cursor(ctx.opt("cursor"))
     page = 1000
     rows = list(ctx.s.scalars(select(Transfer).where(Transfer.corp_id == ctx.corp.corp_id,
@@ -113,7 +113,7 @@ def get_unassigned_list(ctx: Ctx) -> dict[str, Any]:
     # the legacy page_id paging still works when no cursor is given
     skip = 0 if after else int(ctx.opt("page_id", 0, kind=(int, str)) or 0) * size
     corp_id = ctx.corp.corp_id
-    settle_transfers(ctx.s, corp_id, ctx.now)
+    settle(ctx)
     pending = exists().where(Transfer.external_userid == Follow.external_userid, Transfer.handover == Follow.userid,
                              Transfer.status == 2)
     rows = list(ctx.s.execute(

@@ -351,6 +351,21 @@ def test_statistics_per_day_and_employee_from_rows(corp, fake_host):
     assert csv.splitlines()[0].startswith("day,new,lost") and csv.splitlines()[-1].startswith("total,4,2,1,1,1,1")
 
 
+def test_a_removal_by_transfer_is_not_a_customer_lost(corp, fake_host):
+    """A settled transfer deletes the handover's relationship with Source DELETE_BY_TRANSFER (doc 96325): the
+    customer is not lost, so neither lost nor removed_by_employee counts it."""
+    channel = channels.create_channel(corp, spec(corp))
+    when = utcnow().replace(microsecond=0) - timedelta(hours=3)
+    fake_host.add_friend("zhang", "wm1", state=channel.state, created_at=when)
+    ingest(corp, wx.added("zhang", "wm1", state=channel.state, at=ts(when)))
+    ingest(corp, wx.removed_by_employee("zhang", "wm1", at=ts(when + timedelta(hours=1)), source="DELETE_BY_TRANSFER"))
+    today = channels.local_now(corp).date()
+    total = channel_stats.channel_stats(corp, channel.id, today - timedelta(days=1), today)["total"]
+    assert (total["new"], total["lost"], total["lost_within_7d"], total["removed_by_employee"], total["net"]) == \
+        (1, 0, 0, 0, 1)
+    assert db.session.scalar(select(Relationship.status)) == "transferred"
+
+
 def test_a_conversion_is_credited_once_to_the_channel_that_brought_the_customer_first(corp, fake_host):
     poster = channels.create_channel(corp, spec(corp))
     fair = channels.create_channel(corp, spec(corp, name="展会", members=[{"employee_id": emp(corp, "wang")}]))
