@@ -95,9 +95,11 @@ def dingtalk_event(corp_key: str):
     """Events and check_url; both answer the encrypted `success`."""
     def work(corp: codecs.CallbackCorp):
         crypto = corp.crypto
-        plain = crypto.decrypt_body(_body(), request.args)
+        plain, owner = crypto.open_body(_body(), request.args)
         parsed = codecs.parse("dingtalk", plain)
         if not isinstance(parsed.event, UrlCheck):
             ingest(corp, parsed)
-        return jsonify(crypto.reply("success", nonce=secrets.token_hex(8), timestamp=str(int(time.time() * 1000))))
+        # sealed for the owner key the request came with: in "either" mode that is the app key or the corp id
+        return jsonify(crypto.reply("success", nonce=secrets.token_hex(8), timestamp=str(int(time.time() * 1000)),
+                                    owner_key=owner))
     return _handle("dingtalk", corp_key, work)

@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors.wecom.host import CAPABILITIES as WECOM_CAPABILITIES
 from scrm.host import (
-    ChannelCode, ChannelCodeSpec, HostCustomer, HostCustomerRecord, HostDepartment, HostEmployee, HostError,
+    Capability, ChannelCode, ChannelCodeSpec, HostCustomer, HostCustomerRecord, HostDepartment, HostEmployee, HostError,
     HostFollow, HostGroupChat, HostMedia, HostNotFound, HostTag, HostTagGroup, LoginIdentity, MassMessage,
     MassMessageResult, MassMessageSpec, MassMessageTask, MessageContent, Page, TransferOutcome, TransferStatus,
     UnassignedCustomer,
@@ -102,6 +102,8 @@ class FakeHost:
     def create_customer(self, employee_id, name, mobile, *, state=None, tag_ids=None, remark=None):
         self._call("create_customer", employee_id=employee_id, name=name, mobile=mobile, state=state,
                    tag_ids=tag_ids, remark=remark)
+        if Capability.CUSTOMER_NEEDS_TAG in self.capabilities and not tag_ids:
+            raise HostError(60204, "需要外部联系人标签")  # DingTalk's extcontact/create
         cid = f"ext{next(self._ids)}"
         self.add_friend(employee_id, cid, name=name, state=state, tag_ids=list(tag_ids or []), remark=remark)
         return cid

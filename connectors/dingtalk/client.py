@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from typing import Any, Callable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
 
@@ -24,10 +25,15 @@ OAPI = "https://oapi.dingtalk.com"
 API = "https://api.dingtalk.com"
 TOKEN_REJECTED = {40001, 40014, 42001, "InvalidAuthentication"}
 _CREDENTIALS = {40089, 40013, 40095, 40093, "invalidClientIdOrSecret", "InvalidClientIdOrSecret"}
-_RATE = {90018, 90002, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", "Forbidden.AccessDenied.QpsLimitForApi",
+#: 90001-90006: the legacy bans of a server, an org or an app for calling too often (doc server-api-error-codes-1)
+_RATE = {90018, 90002, 90001, 90003, 90004, 90005, 90006, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+         "Forbidden.AccessDenied.QpmLimitForAppkeyAndApi", "Forbidden.AccessDenied.QpsLimitForApi",
          "request.too.frequent"}
 _QUOTA = {90020, "Forbidden.AccessDenied.ApiCountLimitForOrg", "daily.call.limit"}
 _PERMISSION = {60011, 88, 60205, "Forbidden.AccessDenied.AccessTokenPermissionDenied"}
+#: 88 鉴权异常 says "read sub_code": a rejected token (sub_code 40014) arrives inside it
+SEE_SUB_CODE = 88
+_SUB_CODE = re.compile(r"subcode=(-?\d+)")
 _NOT_FOUND = {33012, 60121, 60111, 60003}
 IP_BAN_API, IP_BAN_SECONDS, ANY_CORP = "dingtalk:*", 300.0, "*"  # the IP ban covers every API of every corp
 
@@ -47,10 +53,26 @@ class _TokenRejected(Exception):
     pass
 
 
+def _sub_code(data: dict, message: str) -> tuple[int, str]:
+    """errcode 88's real reason: `sub_code` (also spelled subCode / subcode, or only inside errmsg as
+    `subcode=40014`) with its `sub_msg`; 88 itself when none is given."""
+    raw = next((data[k] for k in ("sub_code", "subCode", "subcode") if data.get(k) not in (None, "")), None)
+    if raw is None:
+        found = _SUB_CODE.search(message)
+        raw = found.group(1) if found else None
+    try:
+        code = int(raw)
+    except (TypeError, ValueError):
+        return SEE_SUB_CODE, message
+    return code, str(data.get("sub_msg") or data.get("subMsg") or message)
+
+
 def sign_jsapi(ticket: str, nonce: str, timestamp: str, url: str, algorithm: str = "sha256") -> str:
-    """dd.config signature: hash of jsapi_ticket=&noncestr=&timestamp=&url= (url without #..., query decoded)."""
+    """dd.config signature: hash of jsapi_ticket=&noncestr=&timestamp=&url= (url without #..., query decoded).
+
+    DingTalk's sample (decodeUrl) decodes the query with java.net.URLDecoder, form decoding: `+` is a space."""
     parts = urlsplit(url)
-    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, unquote(parts.query), ""))
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, unquote_plus(parts.query), ""))
     plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={clean}"
     return hashlib.new(algorithm, plain.encode("utf-8")).hexdigest()
 
@@ -157,10 +179,13 @@ class DingTalkClient:
             errcode = int(errcode)
         except (TypeError, ValueError):
             raise HostUnavailable("bad_json", "errcode is not a number", api=api) from None
+        message = str(data.get("errmsg", ""))
+        if errcode == SEE_SUB_CODE:
+            errcode, message = _sub_code(data, message)
         if errcode in TOKEN_REJECTED:
             raise _TokenRejected(errcode)
         if errcode:
-            raise error_for(errcode, str(data.get("errmsg", "")), api)
+            raise error_for(errcode, message, api)
         return data
 
     def _banned(self, api: str) -> HostRateLimited:

@@ -19,7 +19,8 @@ from scrm.host import MalformedPayload, WrongReceiver
 
 
 class DingTalkCrypto:
-    """One app's callback crypto; `owner_key` may list several accepted trailers (the first is used to encrypt)."""
+    """One app's callback crypto; `owner_key` may list several accepted trailers (the app key and the corp id in
+    "either" mode): a reply is sealed for the one its request came with."""
 
     def __init__(self, token: str, aes_key: str, owner_key: str | Sequence[str]):
         self._key = framing.aes_key(aes_key)
@@ -31,16 +32,24 @@ class DingTalkCrypto:
     def __repr__(self) -> str:
         return f"DingTalkCrypto({self.owner_keys[0]!r})"
 
-    def decrypt(self, msg_signature: str | None, timestamp: str | None, nonce: str | None, encrypt: str) -> str:
-        """Verify the signature in constant time, decrypt, check the owner key; return the plaintext JSON text."""
+    def open(self, msg_signature: str | None, timestamp: str | None, nonce: str | None,
+             encrypt: str) -> tuple[str, str]:
+        """Verify the signature in constant time, decrypt, check the owner key; return the plaintext JSON text and
+        the owner key it was sealed for (the reply is sealed for the same one)."""
         framing.check_signature(self._token, msg_signature, timestamp, nonce, encrypt)
         text, owner = framing.unseal(self._key, encrypt)
-        if not any(hmac.compare_digest(owner.encode(), k.encode()) for k in self.owner_keys):
-            raise WrongReceiver("owner_key")
-        return text
+        for key in self.owner_keys:
+            if hmac.compare_digest(owner.encode(), key.encode()):
+                return text, key
+        raise WrongReceiver("owner_key")
 
-    def decrypt_body(self, body: bytes, query: Mapping[str, str]) -> str:
-        """Decrypt a callback POST: JSON body {"encrypt": ...}, signature in `msg_signature` or `signature`."""
+    def decrypt(self, msg_signature: str | None, timestamp: str | None, nonce: str | None, encrypt: str) -> str:
+        """The plaintext JSON text of a verified message (see `open`)."""
+        return self.open(msg_signature, timestamp, nonce, encrypt)[0]
+
+    def open_body(self, body: bytes, query: Mapping[str, str]) -> tuple[str, str]:
+        """Open a callback POST: JSON body {"encrypt": ...}, signature in `msg_signature` or `signature`; the
+        plaintext and its owner key."""
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -49,18 +58,29 @@ class DingTalkCrypto:
             raise MalformedPayload("no_encrypt", "body has no encrypt string")
         sig = query.get("msg_signature") or query.get("signature")
         ts = query.get("timestamp") or query.get("timeStamp")
-        return self.decrypt(sig, ts, query.get("nonce"), data["encrypt"])
+        return self.open(sig, ts, query.get("nonce"), data["encrypt"])
 
-    def encrypt(self, plaintext: str, nonce: str, timestamp: str,
-                random_prefix: bytes | None = None) -> tuple[str, str]:
-        """Encrypt for the first owner key; returns (encrypt base64 without newlines, signature)."""
-        encrypt = framing.seal(self._key, plaintext, self.owner_keys[0],
+    def decrypt_body(self, body: bytes, query: Mapping[str, str]) -> str:
+        """The plaintext of a callback POST (see `open_body`)."""
+        return self.open_body(body, query)[0]
+
+    def encrypt(self, plaintext: str, nonce: str, timestamp: str, random_prefix: bytes | None = None,
+                owner_key: str | None = None) -> tuple[str, str]:
+        """Encrypt for `owner_key` (one of the accepted ones; the first when not given); returns (encrypt base64
+        without newlines, signature)."""
+        if owner_key is None:
+            owner_key = self.owner_keys[0]
+        elif owner_key not in self.owner_keys:
+            raise ValueError("not an owner key of this app")
+        encrypt = framing.seal(self._key, plaintext, owner_key,
                                secrets.token_bytes(framing.PREFIX) if random_prefix is None else random_prefix)
         return encrypt, framing.signature(self._token, str(timestamp), str(nonce), encrypt)
 
-    def reply(self, plaintext: str = "success", nonce: str | None = None, timestamp: str | None = None) -> dict:
-        """The JSON answer DingTalk expects: {msg_signature, timeStamp, nonce, encrypt}."""
+    def reply(self, plaintext: str = "success", nonce: str | None = None, timestamp: str | None = None,
+              owner_key: str | None = None) -> dict:
+        """The JSON answer DingTalk expects: {msg_signature, timeStamp, nonce, encrypt}, sealed for the owner key
+        the request came with (`owner_key`, as `open` returned it)."""
         nonce = nonce or secrets.token_hex(4)
         timestamp = timestamp or str(int(time.time() * 1000))
-        encrypt, sig = self.encrypt(plaintext, nonce, timestamp)
+        encrypt, sig = self.encrypt(plaintext, nonce, timestamp, owner_key=owner_key)
         return {"msg_signature": sig, "timeStamp": timestamp, "nonce": nonce, "encrypt": encrypt}

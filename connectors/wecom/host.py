@@ -142,15 +142,12 @@ class WeComHost:
                                order=int(d.get("order") or 0)) for d in self.client.department.get()]
 
     def list_employees(self, department_id: str | None = None) -> list[HostEmployee]:
-        if department_id is not None:
-            roots = [department_id]
-        else:
-            departments = self.list_departments()
-            ids = {d.id for d in departments}
-            roots = [d.id for d in departments if d.parent_id is None or d.parent_id not in ids]
+        """The department's direct members, or everyone's when none is given: user/list has no fetch_child any
+        more (doc 96260), so every department is read and members of several count once."""
+        departments = [department_id] if department_id is not None else [d.id for d in self.list_departments()]
         seen: dict[str, HostEmployee] = {}
-        for root in roots:
-            for raw in self.client.user.list(int(root), fetch_child=True):
+        for dept in departments:
+            for raw in self.client.user.list(int(dept)):
                 seen.setdefault(raw["userid"], _employee(raw))
         return list(seen.values())
 
@@ -187,6 +184,8 @@ class WeComHost:
 
     def set_remark(self, employee_id: str, customer_id: str, *, remark: str | None = None,
                    description: str | None = None, remark_mobiles: list[str] | None = None) -> None:
+        if remark_mobiles is not None:  # the list replaces the old one; [""] clears it (doc 92115)
+            remark_mobiles = [m for m in remark_mobiles if m] or [""]
         self.client.external_contact.remark(employee_id, customer_id, remark=remark, description=description,
                                             remark_mobiles=remark_mobiles)
 
@@ -228,11 +227,12 @@ class WeComHost:
         return fields
 
     def create_channel_code(self, spec: ChannelCodeSpec) -> ChannelCode:
-        single = len(spec.user_ids) == 1 and not spec.department_ids
+        # type 1 takes exactly one user for its whole life (doc 92228): a pool that grows later must be type 2 from
+        # the start; only a temporary way, which is single by rule, is type 1
         fields = self._way_fields(spec)
         if spec.temporary:
             fields["is_temp"] = True
-        result = self.client.external_contact.add_contact_way(type=1 if single else 2, scene=2, **fields)
+        result = self.client.external_contact.add_contact_way(type=1 if spec.temporary else 2, scene=2, **fields)
         return ChannelCode(config_id=result["config_id"], qr_url=result.get("qr_code"))
 
     def update_channel_code(self, config_id: str, spec: ChannelCodeSpec) -> None:
@@ -286,7 +286,7 @@ class WeComHost:
         result = self.client.external_contact.get_unassigned_list(page_size=max(1, min(limit, 1000)), cursor=cursor)
         items = [UnassignedCustomer(handover_id=i["handover_userid"], customer_id=i["external_userid"],
                                     departed_at=_at(i.get("dimission_time"))) for i in result.get("info") or []]
-        return Page(items, None if result.get("is_last", True) else _next(result))
+        return Page(items, _next(result))  # the end is an empty next_cursor (doc 92124), not is_last
 
     # ---------------------------------------------------------------- group chats
 

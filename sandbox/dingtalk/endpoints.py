@@ -1,6 +1,7 @@
 """The sandbox's DingTalk half: the oapi and v1.0 endpoints the product uses, over the sbx_dt_* tables.
 
-Behaves like the host: tokens expire on the sandbox clock (legacy 42001, garbage 40014, v1.0 401), 20 calls per
+Behaves like the host: tokens expire on the sandbox clock (legacy 42001, garbage 40014, both inside errcode 88's
+sub_code on topapi; v1.0 InvalidAuthentication with HTTP 400), 20 calls per
 second per app and API (90018 / 403 QpsLimitForAppkeyAndApi), an optional monthly quota on message and CRM APIs
 (90020), free-login codes single-use for 5 minutes (40078), external-contact validation (60204, 60103, 22005).
 The seeded organisation lives in `sandbox.dingtalk.seed`, the actions that deliver event callbacks in
@@ -96,9 +97,9 @@ def _authenticate(db: SandboxDB, token: str | None, v1_api: bool) -> Corp:
     with db.session() as s:
         row = s.get(DtToken, token or "")
         if row is None or row.kind != "access":
-            raise DingTalkError("InvalidAuthentication" if v1_api else 40014, "不合法的access_token", status=401)
+            raise DingTalkError("InvalidAuthentication" if v1_api else 40014, "不合法的access_token", status=400)
         if row.expires_at <= db.clock.time():
-            raise DingTalkError("InvalidAuthentication" if v1_api else 42001, "access_token超时", status=401)
+            raise DingTalkError("InvalidAuthentication" if v1_api else 42001, "access_token超时", status=400)
         return s.scalar(select(Corp).where(Corp.corp_id == row.corp_id))
 
 
@@ -150,7 +151,7 @@ def oapi_dispatch(path: str):
             raise DingTalkError(40035, "不合法的参数")
         return jsonify(errcode=0, errmsg="ok", **handler(db, corp, body))
     except DingTalkError as exc:
-        return jsonify(errcode=exc.code, errmsg=exc.message)
+        return jsonify(exc.legacy(path))
     except (TypeError, ValueError):
         return jsonify(errcode=40035, errmsg="不合法的参数")
 

@@ -115,6 +115,17 @@ class DingTalkError(Exception):
         super().__init__(code, message)
         self.code, self.message, self.status = code, message, status
 
+    def legacy(self, path: str) -> dict:
+        """The legacy answer's fields. The topapi gateway wraps a rejected token in errcode 88 鉴权异常 with the
+        token code as sub_code (doc server-api-error-codes-1)."""
+        if path.startswith("topapi/") and self.code in TOKEN_CODES:
+            return {"errcode": 88, "errmsg": f"ding talk error[subcode={self.code},submsg={self.message}]",
+                    "sub_code": str(self.code), "sub_msg": self.message}
+        return {"errcode": self.code, "errmsg": self.message}
+
+
+TOKEN_CODES = frozenset({40014, 42001})
+
 
 def unionid(userid: str) -> str:
     """A stable unionId per user, as the host derives one per person."""

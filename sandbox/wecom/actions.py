@@ -19,8 +19,9 @@ from sandbox import names
 from sandbox.core import Corp, SandboxDB
 from sandbox.delivery import DeliveryResult
 from sandbox.state import Sandbox
-from sandbox.wecom.models import (LEFT, ContactWay, Customer, Follow, GroupChat, GroupMember, MassTarget, Tag, TagGroup,
-                                  Token, Transfer, User, delete_tags, issue_oauth_code, issue_welcome_code, new_id)
+from sandbox.wecom.models import (LEFT, ContactWay, Customer, Follow, GroupChat, GroupMember, MassTarget, Settled, Tag,
+                                  TagGroup, Token, Transfer, User, delete_tags, issue_oauth_code, issue_welcome_code,
+                                  new_id)
 from sandbox.wecom.seed import external_id
 
 
@@ -144,6 +145,8 @@ def scan_one(run: Run, config_id: str, name: str | None = None, external_userid:
             s.add(Follow(corp_id=run.corp.corp_id, userid=userid, external_userid=ext, createtime=int(run.now),
                          add_way=1, state=way.state, oper_userid=ext, tag_ids=[], remark_mobiles=[]))
         code = issue_welcome_code(s, run.corp.corp_id, userid, ext, run.now)
+        if way.is_temp:
+            way.first_added_at = run.now
         state, change = way.state, "add_external_contact" if way.skip_verify else "add_half_external_contact"
     fields = [("ChangeType", change), ("UserID", userid), ("ExternalUserID", ext)]
     if state:
@@ -278,6 +281,19 @@ def refuse_transfer(run: Run, external_userid: str | None = None,
     run.emit("change_external_contact", [("ChangeType", "transfer_fail"), ("FailReason", reason),
                                          ("UserID", takeover), ("ExternalUserID", ext)], key=ext)
     return {"external_userid": ext, "takeover_userid": takeover}
+
+
+def transfers_settled(run: Run, settled: list[Settled]) -> None:
+    """The host's callbacks for completed takeovers (doc 96325): add_external_contact for the takeover member
+    (unless they were friends already or the customer came back to them), del_external_contact with Source
+    DELETE_BY_TRANSFER for the handover member."""
+    for t in settled:
+        if t.added:
+            run.emit("change_external_contact", [("ChangeType", "add_external_contact"), ("UserID", t.takeover),
+                                                 ("ExternalUserID", t.external_userid)], key=t.external_userid)
+        run.emit("change_external_contact", [("ChangeType", "del_external_contact"), ("UserID", t.handover),
+                                             ("ExternalUserID", t.external_userid),
+                                             ("Source", "DELETE_BY_TRANSFER")], key=t.external_userid)
 
 
 # ---------------------------------------------------------------- employees

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
 
 from sqlalchemy import Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -145,10 +146,14 @@ class ContactWay(Base):
     is_temp: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_in: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Double, default=0.0)
+    first_added_at: Mapped[float | None] = mapped_column(Double, nullable=True)  # a temporary way's one customer
 
     def expired(self, now: float) -> bool:
-        """A temporary way stops working `expires_in` seconds after it was created (doc 92572)."""
-        return bool(self.is_temp) and now >= self.created_at + (self.expires_in or 0)
+        """A temporary way stops working `expires_in` seconds after it was created, or as soon as its first customer
+        added through it: its QR code is invalid right after the first add (doc 92572)."""
+        if not self.is_temp:
+            return False
+        return self.first_added_at is not None or now >= self.created_at + (self.expires_in or 0)
 
 
 class WelcomeCode(Base):
@@ -311,15 +316,31 @@ def delete_tags(s: Session, corp_id: str, tag_ids: list[str], group_ids: list[st
             s.execute(delete(TagGroup).where(TagGroup.group_id == gid))
 
 
-def settle_transfers(s: Session, corp_id: str, now: float) -> None:
-    """Complete takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read)."""
+@dataclass(frozen=True)
+class Settled:
+    """A takeover that completed: who handed over, who took over, and whether the host tells the takeover member
+    with add_external_contact (not when they were friends already, nor when the customer comes back to them)."""
+
+    handover: str
+    takeover: str
+    external_userid: str
+    added: bool
+
+
+def settle_transfers(s: Session, corp_id: str, now: float) -> list[Settled]:
+    """Complete takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read); the caller
+    sends the host's callbacks for what this returns once its transaction is committed (doc 96325)."""
     due = list(s.scalars(select(Transfer).where(Transfer.corp_id == corp_id, Transfer.status == 2,
                                                 Transfer.created_at <= now - TAKEOVER_DELAY)))
+    settled = []
     for t in due:
         old = s.scalar(select(Follow).where(Follow.corp_id == corp_id, Follow.userid == t.handover,
                                             Follow.external_userid == t.external_userid))
         taken = s.scalar(select(Follow.id).where(Follow.corp_id == corp_id, Follow.userid == t.takeover,
                                                  Follow.external_userid == t.external_userid))
+        back = s.scalar(select(Transfer.id).where(Transfer.corp_id == corp_id, Transfer.status == 1,
+                                                  Transfer.handover == t.takeover,
+                                                  Transfer.external_userid == t.external_userid).limit(1))
         if old is not None and taken is None:
             s.add(Follow(corp_id=corp_id, userid=t.takeover, external_userid=t.external_userid, remark=old.remark,
                          description=old.description, remark_mobiles=old.remark_mobiles, tag_ids=old.tag_ids,
@@ -327,7 +348,10 @@ def settle_transfers(s: Session, corp_id: str, now: float) -> None:
                          state=old.state, oper_userid=t.takeover))
         if old is not None:
             s.delete(old)
+            settled.append(Settled(t.handover, t.takeover, t.external_userid,
+                                   added=taken is None and back is None))
         t.status = 1
         t.takeover_time = t.created_at + TAKEOVER_DELAY
     if due:
         s.flush()
+    return settled

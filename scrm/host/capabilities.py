@@ -54,3 +54,4 @@ class Capability(StrEnum):
     DEPARTED_TRANSFER = "departed_transfer"  # customers of departed members can be handed over
     GROUP_CHAT_TRANSFER = "group_chat_transfer"
     CUSTOMERS_BY_EMPLOYEE = "customers_by_employee"  # list_customers reads only the given employees' customers
+    CUSTOMER_NEEDS_TAG = "customer_needs_tag"  # create_customer needs at least one of the host's tags (DingTalk)

@@ -104,7 +104,7 @@ class WelcomeDelivery(Base):
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
     employee_host_id: Mapped[str] = mapped_column(HostId)
     customer_host_id: Mapped[str] = mapped_column(HostId)
-    status: Mapped[str] = mapped_column(String(16))  # sent | used | expired | failed | none
+    status: Mapped[str] = mapped_column(String(16))  # sent | used (41051) | expired (late, or 41050) | failed | none
     error: Mapped[str | None] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(Moment)  # the add's callback arrived: the 20-second window starts
     sent_at: Mapped[datetime | None] = mapped_column(Moment)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 STAGES = ("employees", "tags", "customers", "groups")
 EMPLOYEE_BATCH = 100  # batch/get_by_user takes at most 100 userids
 PAGE = 100  # ... and at most 100 records a page
+OWNER_BATCH = 100  # groupchat/list's owner_filter takes at most 100 userids
 PAGE_ATTEMPTS = 3
 _CUSTOMER_FIELDS = ("name", "avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position", "mobile")
 
@@ -169,10 +170,20 @@ def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
     if Capability.LIST_GROUP_CHATS not in host.capabilities:  # DingTalk: chats are known from their events only
         _save(run, {"stage": "groups"}, group_chats=0)
         return
-    for chat_id in iterate(lambda cursor: host.list_group_chats(cursor=cursor)):
-        with unit_of_work():
-            group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None, corp.id))
-        count += 1
+    # without owner_filter the host refuses an app that sees more than 1,000 members (81017): ask by owners, at most
+    # 100 a request, each batch read to the end of its cursor
+    owners = sorted(db.session.scalars(select(Employee.host_id).where(Employee.corp_id == corp.id,
+                                                                      Employee.status == "active")))
+    seen: set[str] = set()
+    for start in range(0, len(owners), OWNER_BATCH):
+        batch = owners[start:start + OWNER_BATCH]
+        for chat_id in iterate(lambda cursor: host.list_group_chats(cursor=cursor, owner_ids=batch)):
+            if chat_id in seen:
+                continue
+            seen.add(chat_id)
+            with unit_of_work():
+                group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None, corp.id))
+            count += 1
     _save(run, {"stage": "groups"}, group_chats=count)
     report(Progress("groups", 1, 1, dict(run.counts)))
 

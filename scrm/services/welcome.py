@@ -3,7 +3,9 @@
 The host accepts a welcome code once and for 20 seconds after the add, so a welcome goes out before any slower
 work for the event (profile, tags, remark): in worker mode the dispatch task sends the welcomes of its whole batch
 first, at high priority; processing an add sends it only if nobody has yet. Every attempt leaves one
-`welcome_delivery` row (sent, used, expired, failed or none) with its timing.
+`welcome_delivery` row (sent, used, expired, failed or none) with its timing: `expired` when the window was over
+before sending (no error) or the host said so (41050 in the error), `used` when the host said the pair is already
+chatting or another app sent first (41051).
 """
 from __future__ import annotations
 
@@ -37,7 +39,10 @@ WINDOW = timedelta(seconds=20)  # WeCom: send_welcome_msg within 20 s of the eve
 NAME_LOOKUP_UNTIL = timedelta(seconds=8)
 MAX_TEXT_BYTES = 4000
 MAX_ATTACHMENTS = 9
-CODE_USED = 41051  # the code was used already, or its 20 seconds are over
+#: What the host says about the welcome code (doc 92137), as the delivery's outcome: 41050 = the code is invalid or
+#: its 20 seconds are over; 41051 = the customer and the member are already chatting, which is also what a later
+#: caller hears when another app sent with the code first.
+HOST_OUTCOMES = {41050: "expired", 41051: "used"}
 ADD_EVENTS = ("change_external_contact/add_external_contact", "change_external_contact/add_half_external_contact")
 WELCOME_PLACEHOLDERS = ("customer_name", "employee_name", "channel")
 
@@ -221,7 +226,7 @@ def _attempt(lookups: _Lookups, inbox_id: int | None, received_at, event: Custom
         lookups.host.send_welcome(event.welcome_code, message_for(content, values, lookups.host_media))
         delivery.status, delivery.sent_at = "sent", utcnow()
     except HostError as exc:
-        delivery.status = "used" if exc.errcode == CODE_USED else "failed"
+        delivery.status = HOST_OUTCOMES.get(exc.errcode, "failed")
         delivery.error = str(exc)[:255]
         log.warning("welcome for inbox %s not sent: %s", inbox_id, exc)
     return delivery

@@ -39,10 +39,10 @@ def leave(event_id="ev-1", users=("u100",)):
             "TimeStamp": "1700000000000", "UserId": list(users)}
 
 
-def assert_encrypted_success(response):
+def assert_encrypted_success(response, owner=APP_KEY):
     assert response.status_code == 200
     reply = response.json
-    crypto = DingTalkCrypto(TOKEN, AES, APP_KEY)
+    crypto = DingTalkCrypto(TOKEN, AES, owner)  # sealed for exactly this owner key
     assert crypto.decrypt(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
 
 
@@ -78,7 +78,11 @@ def test_a_message_for_another_app_is_refused(client, corp):
 def test_legacy_corp_id_owner_key_is_accepted_when_configured(client, corp):
     corp.options = {"callback_owner_key": "either"}
     db.session.commit()
-    assert_encrypted_success(post(client, corp, *signed(leave("ev-4"), owner="dingcorp01")))
+    # the reply is sealed for the key the event came with: the corp id here, the app key otherwise
+    assert_encrypted_success(post(client, corp, *signed(leave("ev-4"), owner="dingcorp01")), owner="dingcorp01")
+    assert_encrypted_success(post(client, corp, *signed({"EventType": "check_url"}, owner="dingcorp01")),
+                             owner="dingcorp01")
+    assert_encrypted_success(post(client, corp, *signed(leave("ev-4b"))), owner=APP_KEY)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"encrypt": 5}', b"{}"])
@@ -117,3 +121,22 @@ def test_stream_events_are_not_acknowledged_when_not_stored(make_app, corp):
                                                     event_born_time=None), data={"userId": ["u100"]})
     code, _ = InboxEventHandler(down, corp.corp_key).store(event)
     assert code == AckMessage.STATUS_SYSTEM_EXCEPTION
+
+
+def test_stream_acks_say_success_once_stored_and_later_when_not(make_app, app, corp):
+    """DingTalk's EventAckStatus: LATER asks for the event again; the frame is code 200 with data.status."""
+    import asyncio
+
+    from callbacks.stream import InboxEventHandler
+
+    def frame(event_id):
+        return SimpleNamespace(headers=SimpleNamespace(event_type="user_leave_org", event_id=event_id,
+                                                       event_born_time=None, message_id=f"m-{event_id}"),
+                               data={"userId": ["u100"]})
+
+    stored = asyncio.run(InboxEventHandler(app, corp.corp_key).raw_process(frame("stream-ev-3"))).to_dict()
+    assert stored["code"] == 200 and stored["headers"]["messageId"] == "m-stream-ev-3"
+    assert json.loads(stored["data"])["status"] == "SUCCESS"
+    down = make_app(DATABASE_URL="mysql+pymysql://u:p@127.0.0.1:1/none?connect_timeout=1")
+    later = asyncio.run(InboxEventHandler(down, corp.corp_key).raw_process(frame("stream-ev-4"))).to_dict()
+    assert later["code"] == 200 and json.loads(later["data"]) == {"status": "LATER", "message": "not stored"}

@@ -37,7 +37,7 @@ def _fresh_limits(request):
 @pytest.fixture
 def dingtalk(fake_host):
     """The fake host without contact ways, like DingTalk: channels point to our own landing form."""
-    fake_host.capabilities = FakeHost.capabilities - {Capability.CREATE_CHANNEL_CODE}
+    fake_host.capabilities = (FakeHost.capabilities - {Capability.CREATE_CHANNEL_CODE}) | {Capability.CUSTOMER_NEEDS_TAG}
     return fake_host
 
 
@@ -228,7 +228,8 @@ def test_an_expired_employee_token_means_allocate_again(client, channel, corp, d
 def test_a_token_of_another_channel_means_allocate_again(client, channel, corp, dingtalk):
     from h5.views import employee_token
 
-    other = channels.create_channel(corp, {"name": "另一个", "members": [{"employee_id": emp(corp, "li").id}]})
+    other = channels.create_channel(corp, {"name": "另一个", "members": [{"employee_id": emp(corp, "li").id}],
+                                           "tags": [t.tag_id for t in channel.tags]})
     assert submit(client, channel.code, t=employee_token(other, emp(corp, "li"))).status_code == 303
     assert dingtalk.called("create_customer")[0]["employee_id"] == "zhang"
 
@@ -380,7 +381,9 @@ def test_the_session_cookie_is_secure_when_the_site_is_https(make_app, dingtalk)
     with app.app_context():
         corp = make_corp(platform="dingtalk")
         employee = make_employee(corp, name="张三")
-        channel = channels.create_channel(corp, {"name": "c", "members": [{"employee_id": employee.id}]})
+        group = upsert_tag_group(corp, HostTagGroup(id="g", name="来源", tags=[HostTag(id="101", name="门店海报")]))
+        channel = channels.create_channel(corp, {"name": "c", "members": [{"employee_id": employee.id}],
+                                                 "tags": [t.id for t in group.tags]})
         cookie = app.test_client().get(f"/h5/c/{channel.code}", base_url="https://scrm.example.com") \
             .headers["Set-Cookie"]
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -416,3 +419,30 @@ def test_a_wecom_channel_shows_the_hosts_qr_code_to_long_press(client, corp, fak
     image = client.get(f"/h5/c/{wecom.code}/qr.png")
     assert image.status_code == 200 and image.mimetype == "image/png" and image.data.startswith(b"\x89PNG")
     assert fake_host.called("fetch_channel_qr") == [{"qr_url": wecom.qr_url}]
+
+
+def test_a_channel_without_host_tags_is_refused_where_customers_need_one(app, client, corp, channel, dingtalk):
+    """extcontact/create needs label_ids (60204): a channel without one would answer 502 to every customer."""
+    from scrm.db import unit_of_work
+    from scrm.errors import ValidationError
+    from scrm.models import Tag
+    from scrm.services import access
+
+    members = [{"employee_id": emp(corp, "zhang").id}]
+    with pytest.raises(ValidationError) as err:
+        channels.create_channel(corp, {"name": "无标签", "members": members})
+    assert err.value.field == "tags" and "标签" in err.value.message
+    with unit_of_work():
+        local = Tag(corp_id=corp.id, name="本地", group_id=db.session.get(Tag, channel.tags[0].tag_id).group_id)
+        db.session.add(local)  # a tag of ours only, not on the host
+    with pytest.raises(ValidationError):
+        channels.create_channel(corp, {"name": "本地标签", "members": members, "tags": [local.id]})
+    token = access.create_token(corp, "admin")
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/api/v1/channels", headers=auth, json={"name": "无标签", "members": members, "tags": []})
+    assert refused.status_code == 422 and refused.json["field"] == "tags" and "标签" in refused.json["message"]
+    emptied = client.patch(f"/api/v1/channels/{channel.id}", headers=auth, json={"tags": []})
+    assert emptied.status_code == 422 and emptied.json["field"] == "tags"
+    assert client.patch(f"/api/v1/channels/{channel.id}", headers=auth, json={"name": "改名"}).status_code == 200
+    assert [t.tag_id for t in channels.get_channel(corp, channel.id).tags]  # still tagged
+    assert dingtalk.called("create_customer") == []

@@ -77,13 +77,16 @@ def test_tokens_expire_on_the_sandbox_clock(sandbox):
     sandbox.clock.advance(30)
     assert dt.fetch_token() == first  # still valid: handed back, not renewed
     dt.token = "garbage"
-    assert dt.post("topapi/v2/department/listsub", {"dept_id": 1})["errcode"] == 40014
-    assert dt.v1("POST", "v1.0/oauth2/jsapiTickets").status_code == 401
+    # topapi wraps token errors in 88 鉴权异常 with the token code as sub_code; v1.0 answers HTTP 400
+    garbage = dt.post("topapi/v2/department/listsub", {"dept_id": 1})
+    assert (garbage["errcode"], garbage["sub_code"]) == (88, "40014") and "subcode=40014" in garbage["errmsg"]
+    bad = dt.v1("POST", "v1.0/oauth2/jsapiTickets")
+    assert bad.status_code == 400 and bad.json()["code"] == "InvalidAuthentication"
     dt.token = first
     sandbox.clock.advance(31)
-    assert dt.post("topapi/v2/department/listsub", {"dept_id": 1})["errcode"] == 42001
+    assert dt.post("topapi/v2/department/listsub", {"dept_id": 1})["sub_code"] == "42001"
     expired = dt.v1("POST", "v1.0/oauth2/jsapiTickets")
-    assert expired.status_code == 401 and expired.json()["code"] == "InvalidAuthentication"
+    assert expired.status_code == 400 and expired.json()["code"] == "InvalidAuthentication"
     dt.token = dt.fetch_token()
     assert dt.token != first and dt.post("topapi/v2/department/listsub", {"dept_id": 1})["errcode"] == 0
 

@@ -97,7 +97,8 @@ def test_more_than_five_parallel_edits_get_45033(sandbox, wecom):
 
 
 def _follows(wecom):
-    users = [u["userid"] for u in wecom.ok("get", "user/simplelist", department_id=1, fetch_child=1)["userlist"]]
+    depts = [d["id"] for d in wecom.ok("get", "department/list")["department"]]
+    users = sorted({u["userid"] for d in depts for u in wecom.ok("get", "user/simplelist", department_id=d)["userlist"]})
     body = wecom.ok("post", "externalcontact/batch/get_by_user", {"userid_list": users, "limit": 100})
     return [{"userid": item["follow_info"]["userid"], "external_userid": item["external_contact"]["external_userid"]}
             for item in body["external_contact_list"]]

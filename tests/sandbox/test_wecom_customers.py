@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import requests
 
+from sandbox.wecom.models import User
+
 
 def _staff(wecom) -> list[str]:
-    return [u["userid"] for u in wecom.ok("get", "user/simplelist", department_id=1, fetch_child=1)["userlist"]]
+    """Every member, department by department: the host has no fetch_child (doc 96259)."""
+    depts = [d["id"] for d in wecom.ok("get", "department/list")["department"]]
+    return sorted({u["userid"] for d in depts
+                   for u in wecom.ok("get", "user/simplelist", department_id=d)["userlist"]})
 
 
 def test_address_book(wecom):
@@ -17,10 +22,16 @@ def test_address_book(wecom):
     assert len(_staff(wecom)) == 6
     assert wecom.ok("get", "externalcontact/get_follow_user_list")["follow_user"] == sorted(_staff(wecom))
     assert wecom.ok("get", "user/list", department_id=1)["userlist"] == []  # nobody sits at the root itself
+    # fetch_child is gone from user/list and user/simplelist (docs 96260, 96259): only direct members come back
+    assert wecom.ok("get", "user/list", department_id=1, fetch_child=1)["userlist"] == []
+    assert wecom.ok("get", "user/simplelist", department_id=1, fetch_child=1)["userlist"] == []
     member = wecom.ok("get", "user/get", userid="E00001")
     assert member["name"] and member["department"] and member["status"] == 1
     assert wecom.get("user/get", userid="nobody")["errcode"] == 60111
     assert wecom.get("user/list")["errcode"] == 60123
+    with wecom.sandbox.db.session() as s:
+        s.add(User(corp_id=wecom.corp.corp_id, userid="NEW", name="新人", department=[2], main_department=2, status=1))
+    assert wecom.get("externalcontact/list", userid="NEW")["errcode"] == 84061  # no customers: not an empty list
 
 
 def test_batch_get_by_user_pages_every_relationship_once(wecom):
@@ -84,6 +95,12 @@ def test_remark_rules(wecom):
     def remark(**kw):
         return wecom.post("externalcontact/remark", {"userid": userid, "external_userid": ext, **kw})
 
+    def mobiles():
+        return [f for f in wecom.ok("get", "externalcontact/get", external_userid=ext)["follow_user"]
+                if f["userid"] == userid][0]["remark_mobiles"]
+
+    assert remark(remark_mobiles=[])["errcode"] == 0 and mobiles() == ["13800000000"]  # [] is not how to clear
+    assert remark(remark_mobiles=[""])["errcode"] == 0 and mobiles() == []  # [""] is (doc 92115)
     assert remark(remark="长" * 21)["errcode"] == 40058
     assert remark(description="长" * 151)["errcode"] == 40058
     assert wecom.post("externalcontact/remark", {"userid": "nobody", "external_userid": ext})["errcode"] == 40003
@@ -129,7 +146,7 @@ def test_tag_library_and_marking(wecom):
     assert remaining["tag_group"] == []  # a group without tags is gone
 
 
-def test_contact_way_rules_and_qr(wecom):
+def test_contact_way_rules_and_qr(sandbox, wecom):
     add = lambda **kw: wecom.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, **kw})  # noqa: E731
     assert add(user=["E00001"], state="x" * 31)["errcode"] == 40058
     assert add(user=["E00001", "E00002"])["errcode"] == 40058
@@ -145,7 +162,23 @@ def test_contact_way_rules_and_qr(wecom):
     wecom.ok("post", "externalcontact/update_contact_way", {"config_id": made["config_id"], "state": "store_02"})
     got = wecom.ok("post", "externalcontact/get_contact_way", {"config_id": made["config_id"]})["contact_way"]
     assert got["state"] == "store_02" and got["remark"] == "门店"
+    # type 1 takes exactly one user, at update too (doc 92228)
+    grow = {"config_id": made["config_id"], "user": ["E00001", "E00002"]}
+    assert wecom.post("externalcontact/update_contact_way", grow)["errcode"] == 40058
+    assert wecom.post("externalcontact/update_contact_way", {**grow, "user": []})["errcode"] == 40058
     multi = wecom.ok("post", "externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["E00001", "E00002"]})
+    crowd = [f"P{i:03d}" for i in range(100)]
+    with sandbox.db.session() as s:  # 100 more members in department 2, besides the seeded ones
+        s.add_all(User(corp_id=wecom.corp.corp_id, userid=u, name=u, department=[2], main_department=2, status=1)
+                  for u in crowd)
+    assert wecom.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": crowd + ["E00001"]})[
+        "errcode"] == 41041  # more than 100 users on one way
+    assert wecom.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["E00001"],
+                                                          "party": [2]})["errcode"] == 41041  # counted after expanding
+    wecom.ok("post", "externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": crowd})
+    assert wecom.post("externalcontact/update_contact_way",
+                      {"config_id": multi["config_id"], "user": crowd + ["E00003"]})["errcode"] == 41041
+    wecom.ok("post", "externalcontact/update_contact_way", {"config_id": multi["config_id"], "user": ["E00003"]})
     assert multi["config_id"] != made["config_id"]
     wecom.ok("post", "externalcontact/del_contact_way", {"config_id": made["config_id"]})
     assert wecom.post("externalcontact/get_contact_way", {"config_id": made["config_id"]})["errcode"] == 41044
@@ -162,6 +195,6 @@ def test_welcome_code_valid_20_seconds_and_once(sandbox, wecom):
     assert send(first["welcome_code"]) == 41051
     late = sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])["result"]["welcome_code"]
     sandbox.clock.advance(21)
-    assert send(late) == 41051
+    assert send(late) == 41050  # past its 20 seconds: invalid, not "already chatting"
     assert send("unknown-code") == 41050
     assert wecom.post("externalcontact/send_welcome_msg", {"text": {"content": "x"}})["errcode"] == 41049

@@ -149,14 +149,26 @@ def test_temporary_way_stops_working_after_expires_in(sandbox, wecom):
                    {"type": 1, "scene": 2, "user": ["E00001"], "is_temp": True, "expires_in": 3600})
     scan_page = way["qr_code"].replace("/qr/", "/c/").removesuffix(".png")
     assert requests.get(way["qr_code"], timeout=5).content.startswith(b"\x89PNG")
-    assert sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])["result"]["welcome_code"]
     sandbox.clock.advance(3599)
-    assert sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])["result"]["userid"] == "E00001"
+    assert requests.get(scan_page, timeout=5).status_code == 200
     sandbox.clock.advance(1)
     with pytest.raises(LookupError, match="expired"):
         sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])
     assert requests.get(way["qr_code"], timeout=5).status_code == 404
     assert requests.get(scan_page, timeout=5).status_code == 404
+
+
+def test_temporary_way_dies_at_its_first_add(sandbox, wecom):
+    """Its QR code is invalid right after the first customer adds through it (doc 92572), whatever expires_in says."""
+    way = wecom.ok("post", "externalcontact/add_contact_way",
+                   {"type": 1, "scene": 2, "user": ["E00001"], "is_temp": True, "expires_in": 3600})
+    assert sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])["result"]["userid"] == "E00001"
+    with pytest.raises(LookupError, match="expired"):
+        sandbox.play(wecom.corp, "scan_one", config_id=way["config_id"])
+    assert requests.get(way["qr_code"], timeout=5).status_code == 404
+    permanent = wecom.ok("post", "externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["E00001"]})
+    for _ in range(2):
+        assert sandbox.play(wecom.corp, "scan_one", config_id=permanent["config_id"])["result"]["welcome_code"]
 
 
 def test_permanent_way_keeps_working_and_a_deleted_one_is_gone(sandbox, wecom):

@@ -91,13 +91,14 @@ def test_departed_employee_customers_are_unassigned_then_inherited(sandbox, weco
         assert len(page["info"]) <= 2
         seen += page["info"]
         cursor = page["next_cursor"]
-        if page["is_last"]:
+        assert "is_last" not in page  # cursor paging ends on an empty next_cursor (doc 92124)
+        if not cursor:
             break
     assert len(seen) == owned and {i["handover_userid"] for i in seen} == {"E00004"}
     assert all(i["dimission_time"] > 0 for i in seen)
     assert wecom.post("externalcontact/get_unassigned_list", {"page_size": 1001})["errcode"] == 40058
-    second = wecom.ok("post", "externalcontact/get_unassigned_list", {"page_size": 2, "page_id": 1})["info"]
-    assert second == seen[2:4]
+    second = wecom.ok("post", "externalcontact/get_unassigned_list", {"page_size": 2, "page_id": 1})
+    assert second["info"] == seen[2:4] and "next_cursor" not in second and second["is_last"] is (owned <= 4)
     assert _transfer(wecom, "E00004", "E00005", ext, resigned=True)["customer"][0]["errcode"] == 0
     unassigned = wecom.ok("post", "externalcontact/get_unassigned_list", {})["info"]
     assert ext not in {i["external_userid"] for i in unassigned}  # in transfer
@@ -136,3 +137,16 @@ def test_group_chat_listing_and_transfer(sandbox, wecom):
     mine = wecom.ok("post", "externalcontact/groupchat/list",
                     {"limit": 100, "owner_filter": {"userid_list": [new_owner]}})["group_chat_list"]
     assert seen[0] in [c["chat_id"] for c in mine]
+
+
+def test_group_chat_list_needs_owner_filter_past_1000_visible_members(sandbox, wecom):
+    """Without owner_filter, an app that sees more than 1,000 members gets 81017 (doc 92120); at most 100 owners."""
+    everyone = wecom.ok("post", "externalcontact/groupchat/list", {"limit": 1000})["group_chat_list"]
+    sandbox.control.set_limits(wecom.corp.corp_id, {"groupchat_list_members": 5})  # 6 members: over the line
+    assert wecom.post("externalcontact/groupchat/list", {"limit": 1000})["errcode"] == 81017
+    owners = [f"E{i:05d}" for i in range(1, 7)]
+    listed = wecom.ok("post", "externalcontact/groupchat/list",
+                      {"limit": 1000, "owner_filter": {"userid_list": owners}})["group_chat_list"]
+    assert listed == everyone and everyone
+    too_many = {"limit": 1000, "owner_filter": {"userid_list": [f"u{i}" for i in range(101)]}}
+    assert wecom.post("externalcontact/groupchat/list", too_many)["errcode"] == 40058

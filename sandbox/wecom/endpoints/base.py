@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from werkzeug.datastructures import FileStorage
 
 from sandbox.core import Corp, SandboxDB
 from sandbox.state import Sandbox
-from sandbox.wecom.models import Customer, Follow, LEFT, Tag, TagGroup, Token, User
+from sandbox.wecom.actions import Run, transfers_settled
+from sandbox.wecom.models import Customer, Follow, LEFT, Tag, TagGroup, Token, User, settle_transfers
 
 # ---------------------------------------------------------------- errors and plumbing
 
@@ -34,11 +36,13 @@ ERRMSG = {
     41037: "missing contact way type", 41038: "missing contact way scene", 41039: "invalid contact way type",
     41040: "invalid contact way scene", 41043: "missing config_id", 41044: "invalid config_id",
     41046: "missing msgid", 41047: "invalid msgid", 41048: "no customer to send", 41049: "missing welcome_code",
-    41050: "invalid welcome_code", 41051: "welcome code expired or used", 41054: "user not activated",
+    41041: "more than 100 users on the contact way", 41050: "invalid or expired welcome_code",
+    41051: "externaluser has started chatting", 41054: "user not activated",
     41064: "too many attachments", 41065: "invalid attachment type", 42001: "access_token expired",
     43001: "require GET request", 43002: "require POST request", 44001: "empty media data",
     45009: "api freq out of limit", 45033: "api concurrent out of limit", 47001: "data format error",
-    60111: "userid not found", 60123: "invalid party id", 84061: "not external contact",
+    60111: "userid not found", 60123: "invalid party id", 81017: "too many members: use owner_filter",
+    84061: "not external contact",
     90500: "group owner not resigned", 90501: "chat is not external group chat",
 }
 
@@ -61,6 +65,7 @@ class Ctx:
     args: dict[str, str]
     body: dict[str, Any]
     files: dict[str, FileStorage] = field(default_factory=dict)  # multipart uploads (media/upload)
+    after: list[Callable[[], None]] = field(default_factory=list)  # run once the request's transaction committed
 
     def need(self, key: str, errcode: int = 40058, *, kind: type | tuple = str) -> Any:
         value = self.body.get(key, self.args.get(key))
@@ -124,6 +129,7 @@ def dispatch(name: str):
                 raise ValueError
         sbx = current_sandbox()
         db = sbx.db
+        after: list[Callable[[], None]] = []
         with db.session() as s:  # one session for the token check and the API itself
             corp = _authenticate(sbx, s, request.args.get("access_token"))
             if not sbx.gate.hit(corp.corp_id, name, corp.per_minute(name), db.clock.time()):
@@ -137,16 +143,30 @@ def dispatch(name: str):
                         raise WeComError(45033)
                     # service time, so that real parallel callers overlap the way they do on the host
                     time.sleep(float(corp.limit("edit_service_time", 0.05)))
-                    return _reply(**_run(db, s, corp, handler, body))
-            return _reply(**_run(db, s, corp, handler, body))
+                    out = _run(db, s, corp, handler, body, after)
+            else:
+                out = _run(db, s, corp, handler, body, after)
+        for then in after:  # committed: the callbacks of what changed can go out
+            then()
+        return _reply(**out)
     except WeComError as exc:
         return _reply(exc.errcode, exc.errmsg)
     except ValueError:
         return _reply(47001, ERRMSG[47001])
 
 
-def _run(db: SandboxDB, s: Session, corp: Corp, handler: Handler, body: dict[str, Any]) -> dict[str, Any]:
-    return handler(Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict()))
+def _run(db: SandboxDB, s: Session, corp: Corp, handler: Handler, body: dict[str, Any],
+         after: list[Callable[[], None]]) -> dict[str, Any]:
+    ctx = Ctx(db, s, corp, db.clock.time(), request.args.to_dict(), body, request.files.to_dict(), after)
+    return handler(ctx)
+
+
+def settle(ctx: Ctx) -> None:
+    """Complete the takeovers that are due; their callbacks go out after this request's commit."""
+    settled = settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    if settled:
+        sbx, corp = current_sandbox(), ctx.corp
+        ctx.after.append(lambda: transfers_settled(Run(sbx, corp, random.Random()), settled))
 
 
 def _authenticate(sbx: Sandbox, s: Session, token: str | None) -> Corp:

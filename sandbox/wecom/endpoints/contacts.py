@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import select
 
 from sandbox.wecom.endpoints.base import (Ctx, WeComError, api, cursor_out, customer, customer_json, follow,
-                                          follow_info, follow_json, int_cursor, page_limit, tags_of, user, user_json)
-from sandbox.wecom.models import (Customer, Department, Follow, LEFT, Tag, TagGroup, User, delete_tags, new_id,
-                                  settle_transfers)
+                                          follow_info, follow_json, int_cursor, page_limit, settle, tags_of, user,
+                                          user_json)
+from sandbox.wecom.models import (Customer, Department, Follow, LEFT, Tag, TagGroup, User, delete_tags, new_id)
 
 # ---------------------------------------------------------------- address book
 
@@ -48,31 +48,23 @@ def _users_of(ctx: Ctx) -> list[User]:
         dept = int(raw)
     except ValueError:
         raise WeComError(60123) from None
-    depts = {dept}
     if ctx.s.get(Department, (ctx.corp.corp_id, dept)) is None:
         raise WeComError(60123)
-    if str(ctx.opt("fetch_child", "0")) == "1":
-        rows = list(ctx.s.execute(select(Department.dept_id, Department.parent_id)
-                                  .where(Department.corp_id == ctx.corp.corp_id)))
-        changed = True
-        while changed:
-            before = len(depts)
-            depts |= {d for d, p in rows if p in depts}
-            changed = len(depts) != before
     users = ctx.s.scalars(select(User).where(User.corp_id == ctx.corp.corp_id, User.status != LEFT)
                           .order_by(User.userid))
-    return [u for u in users if depts.intersection(u.department or [])]
+    return [u for u in users if dept in (u.department or [])]
 
 
 @api("user/list", "GET")
 def user_list(ctx: Ctx) -> dict[str, Any]:
-    """GET user/list?department_id=&fetch_child= (doc 90201)."""
+    """GET user/list?department_id= (doc 96260): the department's direct members; the host no longer reads
+    fetch_child, so sub-departments are asked one by one."""
     return {"userlist": [user_json(u) for u in _users_of(ctx)]}
 
 
 @api("user/simplelist", "GET")
 def user_simplelist(ctx: Ctx) -> dict[str, Any]:
-    """GET user/simplelist?department_id=&fetch_child= (doc 90200)."""
+    """GET user/simplelist?department_id= (doc 96259): direct members only, like user/list."""
     return {"userlist": [{"userid": u.userid, "name": u.name, "department": u.department} for u in _users_of(ctx)]}
 
 
@@ -89,19 +81,21 @@ def get_follow_user_list(ctx: Ctx) -> dict[str, Any]:
 
 @api("externalcontact/list", "GET")
 def externalcontact_list(ctx: Ctx) -> dict[str, Any]:
-    """GET externalcontact/list?userid= (doc 92113)."""
+    """GET externalcontact/list?userid= (doc 92113); 84061 for a member with no customers."""
     u = user(ctx, ctx.need("userid", 41009))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
-    ids = ctx.s.scalars(select(Follow.external_userid).where(Follow.corp_id == ctx.corp.corp_id,
-                                                             Follow.userid == u.userid).order_by(Follow.id))
-    return {"external_userid": list(ids)}
+    settle(ctx)
+    ids = list(ctx.s.scalars(select(Follow.external_userid).where(Follow.corp_id == ctx.corp.corp_id,
+                                                                  Follow.userid == u.userid).order_by(Follow.id)))
+    if not ids:  # a member without customers is answered 84061 "not external contact", not an empty list
+        raise WeComError(84061, u.userid)
+    return {"external_userid": ids}
 
 
 @api("externalcontact/get", "GET")
 def externalcontact_get(ctx: Ctx) -> dict[str, Any]:
     """GET externalcontact/get?external_userid=&cursor= (doc 92114); followers page at 500."""
     c = customer(ctx, ctx.need("external_userid", 41035))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     after = int_cursor(ctx.opt("cursor"))
     page = int(ctx.corp.limit("get_follow_page", 500))
     rows = list(ctx.s.scalars(select(Follow).where(Follow.external_userid == c.external_userid, Follow.id > after)
@@ -123,7 +117,7 @@ def batch_get_by_user(ctx: Ctx) -> dict[str, Any]:
         raise WeComError(40058, "userid_list holds at most 100 userids")
     limit = page_limit(ctx, "limit", 50, 100)
     after = int_cursor(ctx.opt("cursor"))
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     rows = list(ctx.s.execute(select(Follow, Customer)
                               .join(Customer, Customer.external_userid == Follow.external_userid)
                               .where(Follow.corp_id == ctx.corp.corp_id, Follow.userid.in_(userids), Follow.id > after)
@@ -157,8 +151,9 @@ def remark(ctx: Ctx) -> dict[str, Any]:
     for key, value in values.items():
         if value is not None:
             setattr(f, key, value)
-    if mobiles is not None:
-        f.remark_mobiles = mobiles
+    # the list replaces the old one; [""] is how the host is told to clear it, and an empty list changes nothing
+    if mobiles:
+        f.remark_mobiles = [m for m in mobiles if m]
     return {}
 
 

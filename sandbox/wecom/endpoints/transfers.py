@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 
 from sandbox.wecom.endpoints.base import (Ctx, ERRMSG, WeComError, api, cursor_in, cursor_out, int_cursor, page_limit,
-                                          user)
+                                          settle, user)
 from sandbox.wecom.models import (Customer, Follow, GroupChat, GroupMember, LEFT, TAKEOVER_DELAY, TRANSFERS_PER_WINDOW,
-                                  TRANSFER_WINDOW, Transfer, User, settle_transfers)
+                                  TRANSFER_WINDOW, Transfer, User)
+
+OWNER_FILTER_MAX = 100  # groupchat/list's owner_filter.userid_list (doc 92120)
+#: groupchat/list without owner_filter answers 81017 once the app sees more members than this (limits can lower it)
+GROUPCHAT_LIST_MEMBERS = 1000
 
 # ---------------------------------------------------------------- transfers
 
@@ -30,7 +34,7 @@ def _transfer(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     if len(message) > 200:
         raise WeComError(40058, "transfer_success_msg longer than 200")
     corp_id = ctx.corp.corp_id
-    settle_transfers(ctx.s, corp_id, ctx.now)
+    settle(ctx)
     out = []
     for ext in dict.fromkeys(ids):
         out.append({"external_userid": ext,
@@ -72,7 +76,7 @@ def resigned_transfer_customer(ctx: Ctx) -> dict[str, Any]:
 def _transfer_result(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     handover = ctx.need("handover_userid", 41009)
     takeover = ctx.need("takeover_userid", 41009)
-    settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settle(ctx)
     after = int_cursor(ctx.opt("cursor"))
     page = 1000
     rows = list(ctx.s.scalars(select(Transfer).where(Transfer.corp_id == ctx.corp.corp_id,
@@ -109,7 +113,7 @@ def get_unassigned_list(ctx: Ctx) -> dict[str, Any]:
     # the legacy page_id paging still works when no cursor is given
     skip = 0 if after else int(ctx.opt("page_id", 0, kind=(int, str)) or 0) * size
     corp_id = ctx.corp.corp_id
-    settle_transfers(ctx.s, corp_id, ctx.now)
+    settle(ctx)
     pending = exists().where(Transfer.external_userid == Follow.external_userid, Transfer.handover == Follow.userid,
                              Transfer.status == 2)
     rows = list(ctx.s.execute(
@@ -119,9 +123,11 @@ def get_unassigned_list(ctx: Ctx) -> dict[str, Any]:
         .order_by(Follow.id).offset(skip).limit(size + 1)))
     more = len(rows) > size
     rows = rows[:size]
-    return {"info": [{"handover_userid": u, "external_userid": e, "dimission_time": int(left or 0)}
-                     for _, u, e, left in rows],
-            "is_last": not more, "next_cursor": cursor_out(rows[-1][0]) if more else ""}
+    info = [{"handover_userid": u, "external_userid": e, "dimission_time": int(left or 0)} for _, u, e, left in rows]
+    if not after and ctx.opt("page_id") not in (None, ""):  # the legacy mode answers is_last and no cursor
+        return {"info": info, "is_last": not more}
+    # cursor paging ends on an empty next_cursor (doc 92124); is_last says only whether the record is the last one
+    return {"info": info, "next_cursor": cursor_out(rows[-1][0]) if more else ""}
 
 
 # ---------------------------------------------------------------- group chats
@@ -129,12 +135,20 @@ def get_unassigned_list(ctx: Ctx) -> dict[str, Any]:
 
 @api("externalcontact/groupchat/list")
 def groupchat_list(ctx: Ctx) -> dict[str, Any]:
-    """POST externalcontact/groupchat/list (doc 92120): limit 1..1000, status_filter 0..3, owner_filter."""
+    """POST externalcontact/groupchat/list (doc 92120): limit 1..1000, status_filter 0..3, owner_filter (at most 100
+    owners); without one, an app that sees more than 1,000 members is refused with 81017."""
     limit = page_limit(ctx, "limit", None, 1000)
     status = int(ctx.opt("status_filter", 0, kind=int))
     if status not in (0, 1, 2, 3):
         raise WeComError(40058, "status_filter")
     owners = (ctx.opt("owner_filter", {}, kind=dict) or {}).get("userid_list") or []
+    if len(owners) > OWNER_FILTER_MAX:
+        raise WeComError(40058, f"owner_filter.userid_list holds at most {OWNER_FILTER_MAX} userids")
+    if not owners:
+        visible = ctx.s.scalar(select(func.count()).select_from(User).where(User.corp_id == ctx.corp.corp_id,
+                                                                             User.status != LEFT))
+        if visible > int(ctx.corp.limit("groupchat_list_members", GROUPCHAT_LIST_MEMBERS)):
+            raise WeComError(81017)
     after = cursor_in(ctx.opt("cursor")) or ""
     q = select(GroupChat.chat_id, GroupChat.status).where(GroupChat.corp_id == ctx.corp.corp_id,
                                                           GroupChat.chat_id > after)

@@ -10,8 +10,8 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from sandbox.wecom.endpoints.base import Ctx, WeComError, api, cursor_out, int_cursor, page_limit, user
-from sandbox.wecom.models import (ContactWay, Department, Follow, GroupChat, MassMessage, MassTarget, MEDIA_TTL, Media,
-                                  WELCOME_TTL, WelcomeCode, new_id)
+from sandbox.wecom.models import (LEFT, ContactWay, Department, Follow, GroupChat, MassMessage, MassTarget, MEDIA_TTL,
+                                  Media, User, WELCOME_TTL, WelcomeCode, new_id)
 
 MB = 1024 * 1024
 # media/upload's types, their size limit and the formats the host checks in the content (doc 90253); file: any
@@ -22,6 +22,7 @@ MEDIA_TYPES: dict[str, tuple[int, frozenset[str]]] = {
 MEDIA_MIN_SIZE = 5  # "所有文件size必须大于5个字节"
 # attachment kinds of welcome and mass messages (doc 92137) and the media type each one's id must be
 ATTACHMENT_MEDIA = {"image": "image", "link": None, "miniprogram": "image", "video": "video", "file": "file"}
+MAX_WAY_USERS = 100  # members of a contact way, its departments' members counted (41041, doc 92228)
 
 # ---------------------------------------------------------------- contact ways
 
@@ -41,6 +42,21 @@ def _contact_way_json(w: ContactWay) -> dict[str, Any]:
     return out
 
 
+def _party_members(ctx: Ctx, parties: list) -> set[str]:
+    """The members of these departments and of their sub-departments."""
+    if not parties:
+        return set()
+    rows = list(ctx.s.execute(select(Department.dept_id, Department.parent_id)
+                              .where(Department.corp_id == ctx.corp.corp_id)))
+    depts, changed = {int(p) for p in parties}, True
+    while changed:
+        before = len(depts)
+        depts |= {d for d, p in rows if p in depts}
+        changed = len(depts) != before
+    users = ctx.s.scalars(select(User).where(User.corp_id == ctx.corp.corp_id, User.status != LEFT))
+    return {u.userid for u in users if depts.intersection(u.department or [])}
+
+
 def _apply_contact_way(ctx: Ctx, w: ContactWay) -> None:
     state = ctx.opt("state", w.state, kind=str)
     if len(state) > 30:
@@ -54,8 +70,6 @@ def _apply_contact_way(ctx: Ctx, w: ContactWay) -> None:
         raise WeComError(40058, "a single contact way takes exactly one user")
     if w.type == 2 and not users and not parties:
         raise WeComError(40058, "user or party required")
-    if len(users) > 100:
-        raise WeComError(40058, "more than 100 users")
     for userid in users:
         member = user(ctx, userid)
         if member.status == 4:
@@ -63,6 +77,8 @@ def _apply_contact_way(ctx: Ctx, w: ContactWay) -> None:
     for party in parties:
         if ctx.s.get(Department, (ctx.corp.corp_id, int(party))) is None:
             raise WeComError(60123, str(party))
+    if len(set(users) | _party_members(ctx, parties)) > MAX_WAY_USERS:
+        raise WeComError(41041)
     if w.is_temp:
         expires_in = int(ctx.opt("expires_in", w.expires_in or 7 * 86400, kind=int))
         if not 0 < expires_in <= 14 * 86400:
@@ -218,7 +234,7 @@ def _check_attachments(ctx: Ctx, attachments: list[Any]) -> None:
 
 @api("externalcontact/send_welcome_msg")
 def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
-    """POST externalcontact/send_welcome_msg (doc 92137): a code works once, within 20 s of the add."""
+    """POST externalcontact/send_welcome_msg (doc 92137): a code works once, within 20 s of the add (41050 after)."""
     code = ctx.need("welcome_code", 41049)
     text = ctx.opt("text", {}, kind=dict)
     attachments = ctx.opt("attachments", [], kind=list)
@@ -228,9 +244,11 @@ def send_welcome_msg(ctx: Ctx) -> dict[str, Any]:
     if len(str(text.get("content", "")).encode()) > 4000:
         raise WeComError(40058, "text longer than 4000 bytes")
     row = ctx.s.get(WelcomeCode, code)
-    if row is None or row.corp_id != ctx.corp.corp_id:
+    # 41050: invalid, or its 20 seconds are over; 41051: the pair already chats, which is what a caller hears after
+    # the code was used (by this app or another)
+    if row is None or row.corp_id != ctx.corp.corp_id or ctx.now - row.issued_at > WELCOME_TTL:
         raise WeComError(41050)
-    if row.used or ctx.now - row.issued_at > WELCOME_TTL:
+    if row.used:
         raise WeComError(41051)
     row.used = True
     row.message = {"text": text, "attachments": attachments, "sent_at": ctx.now}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from scrm.db import unit_of_work
 from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import Host, HostError
+from scrm.host import Capability, Host, HostError
 from scrm.models import Channel, Corp, utcnow
 from scrm.services.channels import contact_way, rules
 from scrm.services.corps import host_for
@@ -57,6 +57,8 @@ def create_channel(corp: Corp, spec: dict, *, host: Host | None = None) -> Chann
     """Create a channel code: checked, then the host's contact way (WeCom), then the row."""
     host = host or host_for(corp)
     fields = rules.check(corp, spec, None)
+    if Capability.CUSTOMER_NEEDS_TAG in host.capabilities:
+        rules.require_host_tags(corp, fields, creating=True)
     channel = rules.new_channel(corp, fields)  # not in the session until its unit below
     code = None
     if contact_way.uses_contact_way(host):
@@ -77,6 +79,8 @@ def update_channel(corp: Corp, channel_id: int, changes: dict, *, host: Host | N
     host = host or host_for(corp)
     channel = get_channel(corp, channel_id)
     fields = rules.check(corp, changes, channel)
+    if Capability.CUSTOMER_NEEDS_TAG in host.capabilities:
+        rules.require_host_tags(corp, fields, creating=False)
     config_id = channel.config_id if contact_way.uses_contact_way(host) else None
     users = None
     if config_id:

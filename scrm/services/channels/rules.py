@@ -209,6 +209,20 @@ def check(corp: Corp, spec: dict, channel: Channel | None) -> dict:
     return out
 
 
+def require_host_tags(corp: Corp, fields: dict, creating: bool) -> None:
+    """On a host that creates a customer only with one of its tags (DingTalk's extcontact/create needs label_ids),
+    a channel without one would turn every customer of its landing page away: refuse it when created, and when an
+    edit takes its last one away."""
+    if not creating and "tags" not in fields:
+        return
+    ids = fields.get("tags") or []
+    on_host = db.session.scalar(select(func.count()).select_from(Tag).where(
+        Tag.corp_id == corp.id, Tag.id.in_(ids), Tag.host_id.is_not(None), Tag.deleted.is_(False))) if ids else 0
+    if not on_host:
+        raise ValidationError("tags", "请至少选择一个企业标签：平台创建客户时必须带标签，否则每位客户提交都会失败 "
+                                      "(the host creates a customer only with at least one of its tags)")
+
+
 def apply_fields(channel: Channel, fields: dict) -> None:
     """Set the checked fields on a channel (members and tags replace the old ones)."""
     for key in ("name", "state", "allocation", "skip_verify", "remark", "remark_template", "welcome_mode", "welcome",

@@ -119,6 +119,9 @@ def test_work_notifications_login_and_jsapi(sandbox, org):
         f"jsapi_ticket={ticket}&noncestr={config['nonceStr']}&timestamp={config['timeStamp']}"
         f"&url=https://scrm.example.com/h5/sidebar?a=中".encode()).hexdigest()
     assert host.oauth_url("https://x", "s") is None
+    # the query is decoded the way DingTalk's decodeUrl does (java.net.URLDecoder): "+" is a space
+    assert sign_jsapi("t", "n", "1", "https://h.example/p?q=a+b%2Bc&x=%E4%B8%AD#f") == hashlib.sha256(
+        b"jsapi_ticket=t&noncestr=n&timestamp=1&url=https://h.example/p?q=a b+c&x=\xe4\xb8\xad").hexdigest()
 
 
 def test_what_dingtalk_cannot_do_is_said_plainly(sandbox, org):

@@ -91,3 +91,35 @@ def test_callbacks_for_another_corp_or_with_a_bad_signature_are_refused(sandbox,
     mine = WeComCrypto(corp.callback_token, corp.callback_aes_key, corp.corp_id)
     with pytest.raises(BadSignature):
         mine.decrypt_body(request.body, request.args["msg_signature"], request.args["timestamp"], "0")
+
+
+def test_a_settled_transfer_calls_back_like_the_host(sandbox, corp, callback_receiver, runtime):
+    """Doc 96325: the takeover member's add_external_contact, the handover member's del_external_contact with Source
+    DELETE_BY_TRANSFER; no add when the customer comes back to a member they were transferred away from."""
+    from connectors.wecom.platform import platform
+    from tests.connectors.wecom.test_host import access_for
+
+    sandbox.control.update_corp(corp.corp_id, token_ttl=400 * 86400)
+    host = platform(runtime).host(access_for(sandbox, corp))
+    staff = [e.user_id for e in host.list_employees()]
+    handover = next(e for e in staff if host.list_customer_ids(e))
+    takeover = next(e for e in staff if e != handover)
+    customer = next(c for c in host.list_customer_ids(handover) if c not in host.list_customer_ids(takeover))
+    assert [o.errcode for o in host.transfer_customers(handover, takeover, [customer], departed=False)] == [0]
+    before = len(callback_receiver.received)
+    sandbox.clock.advance(86400)
+    assert host.transfer_results(handover, takeover, departed=False).items[0].status == 1  # settles the takeover
+    added, removed = (open_callback(corp, r) for r in callback_receiver.wait_for(before + 2)[before:])
+    assert isinstance(added.event, CustomerAdded) and not added.event.welcome_code
+    assert (added.event.employee_id, added.event.customer_id) == (takeover, customer)
+    assert isinstance(removed.event, CustomerRemovedByEmployee) and removed.event.source == "DELETE_BY_TRANSFER"
+    assert (removed.event.employee_id, removed.event.customer_id) == (handover, customer)
+    assert len(callback_receiver.received) == before + 2
+
+    # back to the member it was transferred away from: only the deletion is called back
+    host.transfer_customers(takeover, handover, [customer], departed=False)
+    sandbox.clock.advance(86400)
+    host.transfer_results(takeover, handover, departed=False)
+    (back,) = callback_receiver.wait_for(before + 3)[before + 2:]
+    event = open_callback(corp, back).event
+    assert isinstance(event, CustomerRemovedByEmployee) and event.employee_id == takeover

@@ -65,6 +65,23 @@ def test_departments_and_employees(host):
     assert (fetched.user_id, fetched.name, fetched.department_ids) == (one.user_id, one.name, one.department_ids)
 
 
+def test_employees_of_nested_departments_are_listed_once(sandbox, corp, host):
+    """user/list has no fetch_child (doc 96260): members two levels down, and members of two departments, are
+    found by reading every department, and counted once."""
+    from sandbox.wecom.models import Department, User
+    with sandbox.db.session() as s:
+        s.add(Department(corp_id=corp.corp_id, dept_id=90, name="华东", parent_id=2, order=1))
+        s.add(Department(corp_id=corp.corp_id, dept_id=91, name="上海", parent_id=90, order=1))
+        s.add(User(corp_id=corp.corp_id, userid="DEEP", name="深层", department=[91], main_department=91, status=1))
+        s.add(User(corp_id=corp.corp_id, userid="TWICE", name="两处", department=[2, 91], main_department=2,
+                   status=1))
+    staff = [e.user_id for e in host.list_employees()]
+    assert "DEEP" in staff and staff.count("TWICE") == 1 and len(staff) == 10
+    assert {e.user_id for e in host.list_employees("91")} == {"DEEP", "TWICE"}
+    assert {e.user_id for e in host.list_employees("90")} == set()  # direct members only
+    assert host.list_customer_ids("DEEP") == []  # the host answers 84061 for a member without customers
+
+
 def test_unknown_employee_is_not_found(host):
     with pytest.raises(HostNotFound):
         host.get_employee("nobody")
@@ -115,6 +132,9 @@ def test_set_remark(host):
     host.set_remark(employee, customer_id, description="改喝咖啡")
     follow = next(f for f in host.get_customer(customer_id).follows if f.employee_id == employee)
     assert (follow.remark, follow.description) == ("老客户😀", "改喝咖啡")
+    host.set_remark(employee, customer_id, remark_mobiles=[])  # cleared: the host is sent [""]
+    follow = next(f for f in host.get_customer(customer_id).follows if f.employee_id == employee)
+    assert (follow.remark, follow.remark_mobiles) == ("老客户😀", [])
 
 
 def test_create_customer_is_unsupported(host):
@@ -186,13 +206,18 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     code = host.create_channel_code(ChannelCodeSpec(state="poster_01", user_ids=[employee], remark="海报"))
     assert code.config_id and code.qr_url
     way = host.client.external_contact.get_contact_way(code.config_id)["contact_way"]
-    assert (way["type"], way["state"], way["user"], way["skip_verify"]) == (1, "poster_01", [employee], True)
+    # a pool of one today may be a pool of two tomorrow: type 2, which update_contact_way lets grow (doc 92228)
+    assert (way["type"], way["state"], way["user"], way["skip_verify"]) == (2, "poster_01", [employee], True)
 
     others = [e.user_id for e in host.list_employees()[1:3]]
     host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee],
                                                               remark="海报2", skip_verify=False))
     way = host.client.external_contact.get_contact_way(code.config_id)["contact_way"]
     assert (way["state"], way["remark"], way["skip_verify"]) == ("poster_02", "海报2", False)
+    host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee, *others]))
+    assert host.client.external_contact.get_contact_way(code.config_id)["contact_way"]["user"] == [employee, *others]
+    host.update_channel_code(code.config_id, ChannelCodeSpec(state="poster_02", user_ids=[employee],
+                                                              remark="海报2", skip_verify=False))
 
     multi = host.create_channel_code(ChannelCodeSpec(state="store", user_ids=others, department_ids=["2"]))
     way = host.client.external_contact.get_contact_way(multi.config_id)["contact_way"]
@@ -200,7 +225,7 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     temp = host.create_channel_code(ChannelCodeSpec(state="live", user_ids=[employee], temporary=True,
                                                     expires_in=3 * DAY))
     way = host.client.external_contact.get_contact_way(temp.config_id)["contact_way"]
-    assert way["is_temp"] and way["expires_in"] == 3 * DAY
+    assert way["is_temp"] and way["expires_in"] == 3 * DAY and way["type"] == 1
 
     scan = sandbox.play(corp, "scan_one", config_id=code.config_id)["result"]
     assert scan["state"] == "poster_02"
@@ -215,7 +240,7 @@ def test_channel_code_lifecycle_and_welcome(sandbox, corp, host):
     sandbox.clock.advance(21)
     with pytest.raises(HostError) as err:
         host.send_welcome(late["welcome_code"], MessageContent(text="迟到的欢迎"))
-    assert err.value.errcode == 41051
+    assert err.value.errcode == 41050
 
     host.delete_channel_code(code.config_id)
     with pytest.raises(HostError) as err:

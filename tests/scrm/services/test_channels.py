@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from scrm import metrics
 from scrm.db import unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
@@ -244,6 +245,19 @@ def test_a_used_code_is_recorded_and_not_retried(corp, fake_host):
     assert len(fake_host.called("send_welcome")) == 1
 
 
+def test_a_code_the_host_calls_expired_is_recorded_as_expired(corp, fake_host):
+    channel = welcome_channel(corp)
+    fake_host.fail_next["send_welcome"] = HostError(41050, "invalid welcome_code")
+    fake_host.add_friend("zhang", "wm1", state=channel.state)
+    expired, failed = (metrics.WELCOMES.labels(o)._value.get() for o in ("expired", "failed"))
+    row = ingest(corp, wx.added("zhang", "wm1", state=channel.state))
+    assert status(row) == "done"
+    delivery = db.session.scalar(select(WelcomeDelivery))
+    assert delivery.status == "expired" and "41050" in delivery.error
+    assert metrics.WELCOMES.labels("expired")._value.get() == expired + 1
+    assert metrics.WELCOMES.labels("failed")._value.get() == failed
+
+
 def test_a_late_welcome_is_not_sent(corp, fake_host):
     from scrm.models import InboxEvent
     from scrm.services import inbox, processing
@@ -335,6 +349,21 @@ def test_statistics_per_day_and_employee_from_rows(corp, fake_host):
     assert (people["李四"]["new"], people["李四"]["removed_by_employee"], people["李四"]["conversions"]) == (2, 1, 1)
     csv = channel_stats.to_csv(stats)
     assert csv.splitlines()[0].startswith("day,new,lost") and csv.splitlines()[-1].startswith("total,4,2,1,1,1,1")
+
+
+def test_a_removal_by_transfer_is_not_a_customer_lost(corp, fake_host):
+    """A settled transfer deletes the handover's relationship with Source DELETE_BY_TRANSFER (doc 96325): the
+    customer is not lost, so neither lost nor removed_by_employee counts it."""
+    channel = channels.create_channel(corp, spec(corp))
+    when = utcnow().replace(microsecond=0) - timedelta(hours=3)
+    fake_host.add_friend("zhang", "wm1", state=channel.state, created_at=when)
+    ingest(corp, wx.added("zhang", "wm1", state=channel.state, at=ts(when)))
+    ingest(corp, wx.removed_by_employee("zhang", "wm1", at=ts(when + timedelta(hours=1)), source="DELETE_BY_TRANSFER"))
+    today = channels.local_now(corp).date()
+    total = channel_stats.channel_stats(corp, channel.id, today - timedelta(days=1), today)["total"]
+    assert (total["new"], total["lost"], total["lost_within_7d"], total["removed_by_employee"], total["net"]) == \
+        (1, 0, 0, 0, 1)
+    assert db.session.scalar(select(Relationship.status)) == "transferred"
 
 
 def test_a_conversion_is_credited_once_to_the_channel_that_brought_the_customer_first(corp, fake_host):

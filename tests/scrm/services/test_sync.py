@@ -198,3 +198,24 @@ def _way(sandbox, corp, userid):
                          users=[userid], parties=[], remark="", skip_verify=True, created_at=sandbox.clock.time())
         s.add(way)
     return way.config_id
+
+
+def test_group_chats_are_read_by_owner_batches(corp, sandbox, monkeypatch):
+    """groupchat/list without owner_filter answers 81017 past 1,000 visible members: ask 100 owners at a time."""
+    monkeypatch.setattr(sync, "OWNER_BATCH", 5)
+    sandbox.control.set_limits(corp.sbx.corp_id, {"groupchat_list_members": 5})
+    run = sync.run_sync(sync.start(corp).id)
+    assert run.status == "done" and run.counts["group_chats"] == 3 and count(GroupChat) == 3
+
+
+def test_members_of_sub_departments_stay_employees(corp, sandbox):
+    """user/list has no fetch_child: a sync reads every department, so nobody two levels down is marked departed."""
+    from sandbox.wecom.models import Department, User
+
+    sync.run_sync(sync.start(corp).id)
+    with sandbox.db.session() as s:
+        s.add(Department(corp_id=corp.corp_id, dept_id=90, name="华东", parent_id=2, order=1))
+        s.add(User(corp_id=corp.corp_id, userid="DEEP", name="深层", department=[90], main_department=90, status=1))
+    run = sync.run_sync(sync.start(corp).id)
+    assert run.status == "done" and count(Employee, Employee.status == "active") == 13
+    assert count(Employee, Employee.host_id == "DEEP", Employee.status == "active") == 1
