@@ -95,8 +95,8 @@ def _process(inbox_id: int) -> Outcome:
     lease = timedelta(seconds=current_app.config["INBOX_LEASE_SECONDS"])
     # an add's welcome code lives 20 s: until its welcome is recorded, a dead worker's row is taken over in seconds
     welcome_first = row.event_type in welcome.ADD_EVENTS
-    if not inbox.claim(row, timedelta(seconds=current_app.config["INBOX_WELCOME_LEASE_SECONDS"])
-                       if welcome_first else lease):
+    short = timedelta(seconds=min(current_app.config["INBOX_WELCOME_LEASE_SECONDS"], lease.total_seconds()))
+    if not inbox.claim(row, short if welcome_first else lease):
         return Outcome("busy")
     db.session.refresh(row)
     corp = db.session.get(Corp, row.corp_id)
