@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_wtf.csrf import generate_csrf, validate_csrf
@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("h5", __name__, url_prefix="/h5", template_folder="templates", static_folder="static")
 
 EMPLOYEE_SALT = "scrm.h5.landing.employee"
-DONE_SALT = "scrm.h5.landing.done"
 EMPLOYEE_TOKEN_MAX_AGE = 30 * 60  # the employee shown on the page is kept for half an hour
-DONE_TOKEN_MAX_AGE = 24 * 3600  # the thank-you page may be reloaded for a day
+DONE_KEY = "h5_done"  # in the (signed) session: what the thank-you page shows, so no name travels in a URL
 # SCRM_LANDING_RATE_PER_ADDRESS (default 20 per 10 minutes): one phone retrying a typo, a few more behind a shared
 # (CGNAT) address; SCRM_LANDING_RATE_PER_CODE (600 per minute): a livestream burst without a script flooding the host
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
@@ -120,9 +119,10 @@ def shown(token: str | None) -> tuple[int, int] | None:
     return data["c"], data["e"]
 
 
-def _done_token(channel: Channel, registration: landing.Registration) -> str:
-    return _serializer(DONE_SALT).dumps({"c": channel.id, "cu": registration.customer.id,
-                                         "e": registration.employee.id})
+def _remember_done(channel: Channel, registration: landing.Registration) -> None:
+    """The thank-you page's content: the name as typed and the employee promised, the same for a mobile known
+    already as for a new one (nothing stored about the customer goes back to the visitor)."""
+    session[DONE_KEY] = {"c": channel.id, "n": registration.name, "e": registration.employee.id}
 
 
 # ---------------------------------------------------------------- pages
@@ -183,22 +183,20 @@ def landing_submit(code: str):
     if done.error is not None:
         return _form(done.channel, done.employee, done.corp_name, values=values,
                      errors={done.error.field: done.error.message}, status=422)
-    return redirect(url_for("h5.landing_done", code=code, t=_done_token(done.channel, done.registration)), code=303)
+    _remember_done(done.channel, done.registration)
+    return redirect(url_for("h5.landing_done", code=code), code=303)
 
 
 @bp.get("/c/<code>/done")
 def landing_done(code: str):
-    """Thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
-    try:
-        data = _serializer(DONE_SALT).loads(request.args.get("t", ""), max_age=DONE_TOKEN_MAX_AGE)
-    except BadData:
-        data = None
+    """Thank-you page of the form this browser sent: the name typed, the employee promised, the welcome text."""
+    data = session.get(DONE_KEY)
     data = data if isinstance(data, dict) else {}
-    page = landing.thanks(code, data.get("cu"), data.get("e"), data.get("c"))
+    page = landing.thanks(code, data.get("n"), data.get("e"), data.get("c"))
     if page is None:
         return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
     return render_template("h5/done.html", channel=page.channel, employee=_card(page.employee),
-                           customer_name=page.customer.name, welcome_lines=page.welcome_lines,
+                           customer_name=page.customer_name, welcome_lines=page.welcome_lines,
                            corp_name=page.corp_name)
 
 
