@@ -7,7 +7,6 @@ pages; every response carries a strict Content-Security-Policy (no script, no ex
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
@@ -57,31 +56,10 @@ def _setup(state) -> None:
     app.extensions["scrm.h5_limiter"] = limiter
 
 
-# Where a reverse proxy in front of gunicorn can be: loopback and the private ranges (RFC 1918, IPv6 ULA, link-local).
-PROXY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fc00::/7",
-    "fe80::/10"))
-
-
-def _private(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in PROXY_NETWORKS if net.version == ip.version)
-
-
 def client_address() -> str:
-    """The customer's address: X-Forwarded-For is believed only as far as the hops are proxies on private networks
-    (the reverse proxy in front of gunicorn), so a client on the internet cannot pick its own rate-limit key."""
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    hops.append(request.remote_addr or "")
-    for hop in reversed(hops):
-        if not _private(hop):
-            return hop
-    return hops[0] or "-"
+    """The customer's address, as far as the configured reverse proxies vouch for it (`scrm.proxies`, applied to
+    the whole app): a client cannot pick its own rate-limit key by writing X-Forwarded-For."""
+    return request.remote_addr or "-"
 
 
 @bp.after_request

@@ -18,6 +18,9 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     if config:
         app.config.update(config)
     _configure_logging(app)
+    from scrm import proxies
+
+    app.wsgi_app = proxies.wrap(app.wsgi_app, app.config["TRUSTED_PROXIES"])
 
     app.extensions["scrm.secret_box"] = SecretBox(app.config["SECRET_KEY"])
     import scrm.models  # noqa: F401  (registers every table on the metadata)

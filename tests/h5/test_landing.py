@@ -399,19 +399,39 @@ def test_the_api_and_the_callbacks_are_not_limited_by_the_landing_limits(make_ap
         assert client.get("/api/v1/customers").status_code == 401
 
 
-def test_the_client_address_believes_forwarded_for_only_from_proxies_on_private_networks(app):
-    from h5.views import client_address
+def _statuses(client, code, sends):
+    return [client.post(f"/h5/c/{code}", data={}, environ_base={"REMOTE_ADDR": remote},
+                        headers={"X-Forwarded-For": forwarded} if forwarded else {}).status_code
+            for remote, forwarded in sends]
 
-    def address(remote, forwarded=None):
-        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-        with app.test_request_context("/h5/c/x", environ_base={"REMOTE_ADDR": remote}, headers=headers):
-            return client_address()
 
-    assert address("127.0.0.1") == "127.0.0.1"
-    assert address("10.0.0.2", "203.0.113.7") == "203.0.113.7"  # behind the reverse proxy
-    assert address("10.0.0.2", "1.2.3.4, 203.0.113.7") == "203.0.113.7"  # what the client wrote is ignored
-    assert address("203.0.113.50", "1.2.3.4") == "203.0.113.50"  # no proxy: the header is the client's own
-    assert address("172.18.0.3", "203.0.113.7, 10.0.0.2") == "203.0.113.7"  # two proxies
+def test_by_default_no_forwarded_for_is_believed_so_it_cannot_dodge_the_limit(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="2 per minute")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        sends = [("10.0.0.2", f"198.51.100.{n}, 10.0.0.{n}") for n in range(4)]  # all private hops, each new
+        assert _statuses(app.test_client(), "code", sends) == [400, 400, 429, 429]
+
+
+def test_a_trusted_load_balancer_network_gives_each_customer_their_own_limit(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="2 per minute", TRUSTED_PROXIES="100.64.0.0/10, 10.0.0.0/8")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        client = app.test_client()
+        # two customers behind a CGNAT-range load balancer and a private reverse proxy
+        first = [("10.0.0.2", "203.0.113.7, 100.64.3.4")] * 3
+        assert _statuses(client, "code", first) == [400, 400, 429]
+        assert _statuses(client, "code", [("10.0.0.2", "203.0.113.8, 100.64.3.4")]) == [400]
+        # what the first customer writes in front of their own address changes nothing
+        assert _statuses(client, "code", [("10.0.0.2", "1.2.3.4, 203.0.113.7, 100.64.3.4")]) == [429]
+
+
+def test_a_hop_count_believes_that_many_proxies(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="1 per minute", TRUSTED_PROXIES="1")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        sends = [("10.0.0.2", "203.0.113.7"), ("10.0.0.2", "9.9.9.9, 203.0.113.7"), ("10.0.0.2", "203.0.113.8")]
+        assert _statuses(app.test_client(), "code", sends) == [400, 429, 400]
 
 
 # ---------------------------------------------------------------- headers, cookies, assets
