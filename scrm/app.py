@@ -77,6 +77,9 @@ def _wire_hosts(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    from scrm import logs
+
+    logs.install()  # before anything logs: no credential of a query string or body reaches a log line
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.logger.setLevel(level)
