@@ -43,7 +43,7 @@ class DingTalkCrypto:
         """Decrypt a callback POST: JSON body {"encrypt": ...}, signature in `msg_signature` or `signature`."""
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the limit
             raise MalformedPayload("json", "body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("encrypt"), str) or not data["encrypt"]:
             raise MalformedPayload("no_encrypt", "body has no encrypt string")

@@ -18,6 +18,9 @@ def init_api(app: Flask) -> Api:
     app.config.update(API_TITLE="SCRM", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
                       OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
                           "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    from scrm.api.parsing import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the API's routes are added: ids a BIGINT holds
     api = Api(app)
     from scrm.api import channels, customers, directory
 
@@ -85,6 +88,13 @@ def _error_handlers(app: Flask) -> None:
     @only_api
     def forbidden(exc):
         return jsonify(code="forbidden", message=getattr(exc, "description", "forbidden")), 403
+
+    @app.errorhandler(400)
+    @only_api
+    def bad_request(exc):
+        messages = getattr(exc, "data", {}).get("messages", {})
+        found = [m for location in messages.values() for m in (location if isinstance(location, list) else [])]
+        return jsonify(code="bad_request", message=found[0] if found else "the request could not be read"), 400
 
     @app.errorhandler(413)
     @only_api

@@ -19,10 +19,12 @@ LEAKS = re.compile(r"(corpsecret|appsecret|access_token|accessToken|appSecret)[\
 @pytest.mark.parametrize("line, clean", [
     ('"GET /sandbox/wecom/cgi-bin/gettoken?corpid=ww1&corpsecret=S3cr3t HTTP/1.1" 200 -',
      '"GET /sandbox/wecom/cgi-bin/gettoken?corpid=ww1&corpsecret=*** HTTP/1.1" 200 -'),
-    ("POST /cgi-bin/externalcontact/add?access_token=abc.DEF-1 HTTP/1.1", "POST /cgi-bin/externalcontact/add?access_token=*** HTTP/1.1"),
+    ("POST /cgi-bin/externalcontact/add?access_token=abc.DEF-1 HTTP/1.1",
+     "POST /cgi-bin/externalcontact/add?access_token=*** HTTP/1.1"),
     ("/gettoken?appkey=dingkey&appsecret=xyz", "/gettoken?appkey=dingkey&appsecret=***"),
     ("/h5/oauth?code=0a1b2c&state=s1", "/h5/oauth?code=***&state=s1"),
-    ("/sns/getuserinfo_bycode?accessKey=k&timestamp=1&signature=abc%2Bd", "/sns/getuserinfo_bycode?accessKey=k&timestamp=1&signature=***"),
+    ("/sns/getuserinfo_bycode?accessKey=k&timestamp=1&signature=abc%2Bd",
+     "/sns/getuserinfo_bycode?accessKey=k&timestamp=1&signature=***"),
     ('{"appKey": "dingkey", "appSecret": "xyz"}', '{"appKey": "dingkey", "appSecret": "***"}'),
     ('{"accessToken":"t0k","expireIn":7200}', '{"accessToken":"***","expireIn":7200}'),
     ("errcode=40014 qrcode=ok state_code=1", "errcode=40014 qrcode=ok state_code=1"),  # whole names only
