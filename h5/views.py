@@ -17,6 +17,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as CSRFError
 
+from scrm import page_headers
 from scrm.errors import NotFound
 from scrm.host import HostError
 from scrm.models import Channel, Employee
@@ -32,8 +33,6 @@ EMPLOYEE_TOKEN_MAX_AGE = 30 * 60  # the employee shown on the page is kept for h
 DONE_KEY = "h5_done"  # in the (signed) session: what the thank-you page shows, so no name travels in a URL
 # SCRM_LANDING_RATE_PER_ADDRESS (default 20 per 10 minutes): one phone retrying a typo, a few more behind a shared
 # (CGNAT) address; SCRM_LANDING_RATE_PER_CODE (600 per minute): a livestream burst without a script flooding the host
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-       "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 CONSENT_VALUES = {"on", "1", "true", "yes"}
 
 
@@ -62,14 +61,7 @@ def client_address() -> str:
     return request.remote_addr or "-"
 
 
-@bp.after_request
-def _security_headers(response):
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"  # CSRF tokens and a customer's name: never cached
-    return response
+bp.after_request(page_headers.secure)  # CSP, nosniff, same-origin referrer; HTML never cached (CSRF, names)
 
 
 # ---------------------------------------------------------------- signed tokens

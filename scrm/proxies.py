@@ -24,9 +24,24 @@ def parse(value: str | None) -> int | tuple[Network, ...]:
     if value.isdigit():
         return int(value)
     try:
-        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+        return networks(value, "SCRM_TRUSTED_PROXIES")
     except ValueError:
         raise ValueError(f"SCRM_TRUSTED_PROXIES must be a hop count or a list of networks, not {value!r}") from None
+
+
+def networks(value: str | None, setting: str = "networks") -> tuple[Network, ...]:
+    """Comma-separated networks (`10.0.0.0/8, ::1`) as ip_network objects; ValueError naming `setting`."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in (value or "").split(",")
+                     if part.strip())
+    except ValueError:
+        raise ValueError(f"{setting} must be a comma-separated list of networks, not {value!r}") from None
+
+
+def inside(address: str | None, nets: tuple[Network, ...]) -> bool:
+    """Whether an address (IPv4-mapped IPv6 read as IPv4) lies in one of `nets`."""
+    ip = _address(address or "")
+    return ip is not None and any(ip.version == net.version and ip in net for net in nets)
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -45,8 +60,7 @@ class TrustedNetworks:
         self.networks = tuple(networks)
 
     def _trusted(self, text: str) -> bool:
-        ip = _address(text)
-        return ip is not None and any(ip.version == net.version and ip in net for net in self.networks)
+        return inside(text, self.networks)
 
     def client(self, remote: str, forwarded: str) -> str:
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
