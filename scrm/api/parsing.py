@@ -8,7 +8,8 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2 ** 63 - 1  # BIGINT: the largest id a row can have
+from scrm.models.base import MAX_ID
+
 
 
 class Parser(FlaskParser):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import RAISE, Schema, fields, validate
 
-from scrm.api.parsing import MAX_ID
+from scrm.models.base import MAX_ID
 from scrm.services import channel_qr
 from scrm.services.channels import ALLOCATIONS, WELCOME_MODES
 
@@ -70,7 +70,7 @@ class RelationshipPatch(Strict):
 class TagGroupIn(Strict):
     name = fields.Str(required=True)
     tags = fields.List(fields.Str(), required=True)
-    order = fields.Int(load_default=0)
+    order = fields.Int(load_default=0, validate=validate.Range(min=-MAX_ID, max=MAX_ID))
 
 
 class TagIn(Strict):
@@ -80,7 +80,7 @@ class TagIn(Strict):
 
 class RenameIn(Strict):
     name = fields.Str()
-    order = fields.Int()
+    order = fields.Int(validate=validate.Range(min=-MAX_ID, max=MAX_ID))
 
 
 class MemberIn(Strict):

@@ -166,3 +166,16 @@ def test_editing_an_ended_relationship_is_409_and_the_host_is_not_called(client,
              json={"remark": "新备注"})
     assert r.status_code == 409 and r.json["code"] == "conflict", r.json
     assert either.called("set_remark") == []
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/channels", {"name": "c", "members": [{"employee_id": 1, "daily_cap": HUGE}]}, "members[0].daily_cap"),
+    ("/channels", {"name": "c", "members": [{"employee_id": HUGE}]}, "members"),
+    ("/channels", {"name": "c", "members": [{"employee_id": 1}], "welcome": {
+        "text": "x", "attachments": [{"type": "image", "media_id": HUGE}]}}, "welcome.attachments[0].media_id"),
+    ("/channels", {"name": "c", "members": [{"employee_id": 1}], "tags": [HUGE]}, "tags"),
+    ("/tag-groups", {"name": "g", "tags": ["a"], "order": HUGE}, "order"),
+])
+def test_numbers_past_what_a_column_holds_are_422_naming_the_field(client, world, path, body, field):  # noqa: F811
+    r = call(client, "POST", path, world["tokens"]["admin"], json=body)
+    assert r.status_code == 422 and r.json["field"] == field, r.json
