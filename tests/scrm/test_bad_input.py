@@ -169,13 +169,18 @@ def test_editing_an_ended_relationship_is_409_and_the_host_is_not_called(client,
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("/channels", {"name": "c", "members": [{"employee_id": 1, "daily_cap": HUGE}]}, "members[0].daily_cap"),
+    ("/channels", {"name": "c", "members": [{"employee_id": "li", "daily_cap": HUGE}]}, "members[0].daily_cap"),
     ("/channels", {"name": "c", "members": [{"employee_id": HUGE}]}, "members"),
-    ("/channels", {"name": "c", "members": [{"employee_id": 1}], "welcome": {
+    ("/channels", {"name": "c", "members": [{"employee_id": "li"}], "welcome": {
         "text": "x", "attachments": [{"type": "image", "media_id": HUGE}]}}, "welcome.attachments[0].media_id"),
-    ("/channels", {"name": "c", "members": [{"employee_id": 1}], "tags": [HUGE]}, "tags"),
+    ("/channels", {"name": "c", "members": [{"employee_id": "li"}], "tags": [HUGE]}, "tags"),
     ("/tag-groups", {"name": "g", "tags": ["a"], "order": HUGE}, "order"),
 ])
 def test_numbers_past_what_a_column_holds_are_422_naming_the_field(client, world, path, body, field):  # noqa: F811
+    from scrm.models import Employee
+
+    li = db.session.scalar(select(Employee.id).where(Employee.host_id == "li"))
+    for member in body.get("members", []):
+        member["employee_id"] = li if member["employee_id"] == "li" else member["employee_id"]
     r = call(client, "POST", path, world["tokens"]["admin"], json=body)
     assert r.status_code == 422 and r.json["field"] == field, r.json
