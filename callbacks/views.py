@@ -46,7 +46,11 @@ def _body() -> bytes:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
-    return request.get_data(cache=False)
+    data = request.get_data(cache=False)
+    # a chunked body has no length: the stream stops at the limit, so a byte beyond it means too large, not cut
+    if request.content_length is None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return data
 
 
 def _handle(platform: str, corp_key: str, work) -> Response:

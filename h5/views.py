@@ -7,10 +7,9 @@ pages; every response carries a strict Content-Security-Policy (no script, no ex
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_wtf.csrf import generate_csrf, validate_csrf
@@ -18,6 +17,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as CSRFError
 
+from scrm import page_headers
 from scrm.errors import NotFound
 from scrm.host import HostError
 from scrm.models import Channel, Employee
@@ -29,13 +29,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("h5", __name__, url_prefix="/h5", template_folder="templates", static_folder="static")
 
 EMPLOYEE_SALT = "scrm.h5.landing.employee"
-DONE_SALT = "scrm.h5.landing.done"
 EMPLOYEE_TOKEN_MAX_AGE = 30 * 60  # the employee shown on the page is kept for half an hour
-DONE_TOKEN_MAX_AGE = 24 * 3600  # the thank-you page may be reloaded for a day
+DONE_KEY = "h5_done"  # in the (signed) session: what the thank-you page shows, so no name travels in a URL
 # SCRM_LANDING_RATE_PER_ADDRESS (default 20 per 10 minutes): one phone retrying a typo, a few more behind a shared
 # (CGNAT) address; SCRM_LANDING_RATE_PER_CODE (600 per minute): a livestream burst without a script flooding the host
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-       "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 CONSENT_VALUES = {"on", "1", "true", "yes"}
 
 
@@ -58,41 +55,13 @@ def _setup(state) -> None:
     app.extensions["scrm.h5_limiter"] = limiter
 
 
-# Where a reverse proxy in front of gunicorn can be: loopback and the private ranges (RFC 1918, IPv6 ULA, link-local).
-PROXY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fc00::/7",
-    "fe80::/10"))
-
-
-def _private(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in PROXY_NETWORKS if net.version == ip.version)
-
-
 def client_address() -> str:
-    """The customer's address: X-Forwarded-For is believed only as far as the hops are proxies on private networks
-    (the reverse proxy in front of gunicorn), so a client on the internet cannot pick its own rate-limit key."""
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    hops.append(request.remote_addr or "")
-    for hop in reversed(hops):
-        if not _private(hop):
-            return hop
-    return hops[0] or "-"
+    """The customer's address, as far as the configured reverse proxies vouch for it (`scrm.proxies`, applied to
+    the whole app): a client cannot pick its own rate-limit key by writing X-Forwarded-For."""
+    return request.remote_addr or "-"
 
 
-@bp.after_request
-def _security_headers(response):
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"  # CSRF tokens and a customer's name: never cached
-    return response
+bp.after_request(page_headers.secure)  # CSP, nosniff, same-origin referrer; HTML never cached (CSRF, names)
 
 
 # ---------------------------------------------------------------- signed tokens
@@ -120,9 +89,10 @@ def shown(token: str | None) -> tuple[int, int] | None:
     return data["c"], data["e"]
 
 
-def _done_token(channel: Channel, registration: landing.Registration) -> str:
-    return _serializer(DONE_SALT).dumps({"c": channel.id, "cu": registration.customer.id,
-                                         "e": registration.employee.id})
+def _remember_done(channel: Channel, registration: landing.Registration) -> None:
+    """The thank-you page's content: the name as typed and the employee promised, the same for a mobile known
+    already as for a new one (nothing stored about the customer goes back to the visitor)."""
+    session[DONE_KEY] = {"c": channel.id, "n": registration.name, "e": registration.employee.id}
 
 
 # ---------------------------------------------------------------- pages
@@ -183,22 +153,20 @@ def landing_submit(code: str):
     if done.error is not None:
         return _form(done.channel, done.employee, done.corp_name, values=values,
                      errors={done.error.field: done.error.message}, status=422)
-    return redirect(url_for("h5.landing_done", code=code, t=_done_token(done.channel, done.registration)), code=303)
+    _remember_done(done.channel, done.registration)
+    return redirect(url_for("h5.landing_done", code=code), code=303)
 
 
 @bp.get("/c/<code>/done")
 def landing_done(code: str):
-    """Thank-you page: whom the customer will meet, and the channel's welcome text with their name."""
-    try:
-        data = _serializer(DONE_SALT).loads(request.args.get("t", ""), max_age=DONE_TOKEN_MAX_AGE)
-    except BadData:
-        data = None
+    """Thank-you page of the form this browser sent: the name typed, the employee promised, the welcome text."""
+    data = session.get(DONE_KEY)
     data = data if isinstance(data, dict) else {}
-    page = landing.thanks(code, data.get("cu"), data.get("e"), data.get("c"))
+    page = landing.thanks(code, data.get("n"), data.get("e"), data.get("c"))
     if page is None:
         return _error(400, "链接已失效", "该页面链接已失效，请重新扫码。")
     return render_template("h5/done.html", channel=page.channel, employee=_card(page.employee),
-                           customer_name=page.customer.name, welcome_lines=page.welcome_lines,
+                           customer_name=page.customer_name, welcome_lines=page.welcome_lines,
                            corp_name=page.corp_name)
 
 

@@ -18,6 +18,9 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     if config:
         app.config.update(config)
     _configure_logging(app)
+    from scrm import proxies
+
+    app.wsgi_app = proxies.wrap(app.wsgi_app, app.config["TRUSTED_PROXIES"])
 
     app.extensions["scrm.secret_box"] = SecretBox(app.config["SECRET_KEY"])
     import scrm.models  # noqa: F401  (registers every table on the metadata)
@@ -74,6 +77,9 @@ def _wire_hosts(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    from scrm import logs
+
+    logs.install()  # before anything logs: no credential of a query string or body reaches a log line
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.logger.setLevel(level)

@@ -48,6 +48,9 @@ class Settings:
     FOLLOWUP_MAX_ATTEMPTS: int = 25  # transient failures retry with backoff (past host blocks); then it is dead
     LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address
     LANDING_RATE_PER_CODE: str = "600 per minute"  # landing-page submissions to one channel code
+    TRUSTED_PROXIES: str = ""  # reverse proxies believed about the client: a hop count or networks; none by default
+    METRICS_TOKEN: str = ""  # /metrics wants `Authorization: Bearer <this>` when set
+    METRICS_ALLOW: str = ""  # networks /metrics answers; default: loopback only, unless a token is set (then any)
     POSTER_FONT: str = ""  # a CJK font file for posters; default: an installed one (Debian's fonts-wqy-microhei)
     extra: dict = field(default_factory=dict)
 
@@ -117,6 +120,13 @@ def build_flask_config(settings: Settings) -> dict:
             raise ConfigError("SCRM_DATABASE_URL must point to MySQL in production, not SQLite")
         if settings.SANDBOX:
             raise ConfigError("SCRM_SANDBOX must be off in production")
+    from scrm.proxies import networks, parse as parse_proxies
+
+    try:
+        parse_proxies(settings.TRUSTED_PROXIES)
+        networks(settings.METRICS_ALLOW, "SCRM_METRICS_ALLOW")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     database_url = settings.DATABASE_URL or f"sqlite:///{instance / 'scrm.db'}"
     if database_url.startswith("sqlite"):
         instance.mkdir(parents=True, exist_ok=True)

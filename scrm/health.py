@@ -1,11 +1,13 @@
 """Liveness and readiness probes for load balancers, docker-compose and the on-call engineer."""
 from __future__ import annotations
 
+import hmac
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
+from scrm import proxies
 from scrm.extensions import db
 
 bp = Blueprint("health", __name__)
@@ -53,10 +55,37 @@ def readyz():
     return jsonify(body), (200 if ready else 503)
 
 
+LOOPBACK = proxies.networks("127.0.0.0/8, ::1/128")
+
+
+def _metrics_refusal():
+    """Why this request may not read /metrics (None: it may). With SCRM_METRICS_TOKEN set the bearer token is
+    required; the address must lie in SCRM_METRICS_ALLOW (default: loopback, or anywhere once a token is set).
+    The address is checked both as the connection's peer and as the client the trusted proxies name, so a
+    request relayed for someone outside is not taken for a local one."""
+    token = current_app.config["METRICS_TOKEN"]
+    allowed = proxies.networks(current_app.config["METRICS_ALLOW"]) or (None if token else LOOPBACK)
+    if allowed is not None:
+        peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.remote_addr
+        if not (proxies.inside(peer, allowed) and proxies.inside(request.remote_addr, allowed)):
+            return jsonify(code="forbidden", message="metrics are not served to this address"), 403
+    if token:
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            return jsonify(code="unauthorized", message="a bearer token is required"), 401, \
+                {"WWW-Authenticate": 'Bearer realm="metrics"'}
+    return None
+
+
 @bp.get("/metrics")
 def prometheus_metrics():
     """Prometheus exposition: callback counters, processing latency, inbox rows and follow-ups by status."""
     from flask import Response
+
+    refused = _metrics_refusal()
+    if refused is not None:
+        return refused
 
     from scrm import metrics
     from scrm.services import followups, inbox

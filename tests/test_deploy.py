@@ -56,3 +56,8 @@ def test_the_distribution_leaves_the_sandbox_out():
 def test_the_image_leaves_the_sandbox_tests_and_benchmarks_out():
     ignored = {line.strip().strip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {"sandbox", "tests", "bench"} <= ignored
+
+
+def test_compose_believes_exactly_the_one_reverse_proxy_in_front_of_web():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "SCRM_TRUSTED_PROXIES: ${SCRM_TRUSTED_PROXIES:-1}" in text

@@ -52,7 +52,7 @@ class DingTalkCrypto:
         plaintext and its owner key."""
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the limit
             raise MalformedPayload("json", "body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("encrypt"), str) or not data["encrypt"]:
             raise MalformedPayload("no_encrypt", "body has no encrypt string")

@@ -99,7 +99,7 @@ def parse(plaintext: str) -> ParsedCallback:
     """One decrypted HTTP-push payload (or a stored Stream event) into a ParsedCallback."""
     try:
         data = json.loads(plaintext)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise MalformedPayload("json", "event is not JSON") from None
     if not isinstance(data, dict):
         raise MalformedPayload("json", "event is not a JSON object")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from flask_smorest import Api
 
+from scrm import page_headers
 from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.host import HostError, HostUnsupported
 
@@ -18,20 +19,27 @@ def init_api(app: Flask) -> Api:
     app.config.update(API_TITLE="SCRM", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
                       OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
                           "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    from scrm.api.parsing import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the API's routes are added: ids a BIGINT holds
     api = Api(app)
     from scrm.api import channels, customers, directory, tokens
 
     for bp in (customers.bp, directory.bp, channels.bp, tokens.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
-    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: _docs(api))
+    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: page_headers.secure(_docs(api)))
+    app.add_url_rule(f"{API_PREFIX}/docs.css", "api_docs_css", lambda: page_headers.secure(
+        app.response_class(_DOCS_CSS, mimetype="text/css")))
     return api
 
 
-_DOCS = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>SCRM API</title>
-<style>body{font:14px/1.5 -apple-system,sans-serif;margin:2em;max-width:980px}code{background:#f4f4f4;padding:0 4px}
+# a stylesheet of its own: the page's Content-Security-Policy (the H5 pages' one) allows no inline style
+_DOCS_CSS = """body{font:14px/1.5 -apple-system,sans-serif;margin:2em;max-width:980px}code{background:#f4f4f4;padding:0 4px}
 td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left;vertical-align:top}table{border-collapse:collapse}
-</style></head><body><h1>SCRM API {{ spec.info.version }}</h1>
+"""
+_DOCS = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>SCRM API</title>
+<link rel="stylesheet" href="docs.css"></head><body><h1>SCRM API {{ spec.info.version }}</h1>
 <p>Every request needs <code>Authorization: Bearer &lt;token&gt;</code> (<code>scrm token create</code>).
 The machine-readable spec is <a href="openapi.json">openapi.json</a>.</p>
 <table><tr><th>method</th><th>path</th><th>what it does</th><th>parameters</th></tr>
@@ -43,9 +51,9 @@ The machine-readable spec is <a href="openapi.json">openapi.json</a>.</p>
 
 def _docs(api: Api):
     """A docs page rendered here from the spec: no JavaScript from a CDN, so private deployments work too."""
-    from flask import render_template_string
+    from flask import make_response, render_template_string
 
-    return render_template_string(_DOCS, spec=api.spec.to_dict())
+    return make_response(render_template_string(_DOCS, spec=api.spec.to_dict()))
 
 
 def _error_handlers(app: Flask) -> None:
@@ -90,6 +98,13 @@ def _error_handlers(app: Flask) -> None:
     @only_api
     def forbidden(exc):
         return jsonify(code="forbidden", message=getattr(exc, "description", "forbidden")), 403
+
+    @app.errorhandler(400)
+    @only_api
+    def bad_request(exc):
+        messages = getattr(exc, "data", {}).get("messages", {})
+        found = [m for location in messages.values() for m in (location if isinstance(location, list) else [])]
+        return jsonify(code="bad_request", message=found[0] if found else "the request could not be read"), 400
 
     @app.errorhandler(413)
     @only_api

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Response, abort, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from scrm.api.auth import require_token
+from scrm.api.parsing import Blueprint
 from scrm.api.schemas import (ChannelIn, ChannelList, ChannelOut, ChannelPatch, CostsPut, PosterQuery, StatsQuery,
                               WelcomeIn)
 from scrm.errors import ValidationError

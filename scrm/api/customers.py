@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from scrm.api.auth import require_token
+from scrm.api.parsing import Blueprint
 from scrm.api.schemas import CustomerPage, CustomerQuery, NoteIn, RelationshipPatch, StagePatch, TagsPut
 from scrm.services import customer_desk
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import abort, g
-from flask_smorest import Blueprint
 
 from scrm.api.auth import require_token
+from scrm.api.parsing import Blueprint
 from scrm.api.schemas import RenameIn, TagGroupIn, TagIn
 from scrm.models import TagGroup
 from scrm.services import group_chats as group_chats_service

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import RAISE, Schema, fields, validate
 
+from scrm.models.base import MAX_ID
 from scrm.services import channel_qr
 from scrm.services.channels import ALLOCATIONS, WELCOME_MODES
 
@@ -13,18 +14,23 @@ class Strict(Schema):
         unknown = RAISE
 
 
+def Id(**kwargs) -> fields.Int:  # noqa: N802 (a field, named like one)
+    """A row's id in input: positive, and within BIGINT (larger would overflow the database driver)."""
+    return fields.Int(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class CustomerQuery(Strict):
     q = fields.Str(validate=validate.Length(max=64), metadata={"description": "name or remark contains"})
-    tags = fields.List(fields.Int(), metadata={"description": "tag ids (repeat the parameter)"})
+    tags = fields.List(Id(), metadata={"description": "tag ids (repeat the parameter)"})
     tag_mode = fields.Str(load_default="any", validate=validate.OneOf(["any", "all", "none"]))
-    channel = fields.Int()
-    employee = fields.Int()
+    channel = Id()
+    employee = Id()
     status = fields.Str(validate=validate.OneOf(["active", "lost"]))
     stage = fields.Str(validate=validate.Length(max=32))
     added_from = fields.DateTime()
     added_to = fields.DateTime()
     sort = fields.Str(load_default="-id", validate=validate.OneOf(["id", "-id"]))
-    after = fields.Int(metadata={"description": "keyset cursor: the last id of the previous page"})
+    after = Id(metadata={"description": "keyset cursor: the last id of the previous page"})
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -52,7 +58,7 @@ class NoteIn(Strict):
 
 
 class TagsPut(Strict):
-    tag_ids = fields.List(fields.Int(), required=True, validate=validate.Length(max=100))
+    tag_ids = fields.List(Id(), required=True, validate=validate.Length(max=100))
 
 
 class RelationshipPatch(Strict):
@@ -64,21 +70,21 @@ class RelationshipPatch(Strict):
 class TagGroupIn(Strict):
     name = fields.Str(required=True)
     tags = fields.List(fields.Str(), required=True)
-    order = fields.Int(load_default=0)
+    order = fields.Int(load_default=0, validate=validate.Range(min=-MAX_ID, max=MAX_ID))
 
 
 class TagIn(Strict):
-    group_id = fields.Int(required=True)
+    group_id = Id(required=True)
     name = fields.Str(required=True)
 
 
 class RenameIn(Strict):
     name = fields.Str()
-    order = fields.Int()
+    order = fields.Int(validate=validate.Range(min=-MAX_ID, max=MAX_ID))
 
 
 class MemberIn(Strict):
-    employee_id = fields.Int(required=True)
+    employee_id = Id(required=True)
     weight = fields.Int(load_default=1)
     daily_cap = fields.Int(allow_none=True, load_default=None)
     backup = fields.Bool(load_default=False)
@@ -101,7 +107,7 @@ class ChannelPatch(Strict):
     allocation = fields.Str(validate=validate.OneOf(ALLOCATIONS))
     skip_verify = fields.Bool()
     remark = fields.Str(allow_none=True)
-    tags = fields.List(fields.Int())
+    tags = fields.List(Id())
     remark_template = fields.Str(allow_none=True, metadata={"description": "e.g. {channel}-{date}"})
     welcome_mode = fields.Str(validate=validate.OneOf(WELCOME_MODES))
     welcome = fields.Nested(WelcomeIn, allow_none=True)

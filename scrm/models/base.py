@@ -23,6 +23,7 @@ MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysq
 
 #: An id column: BIGINT on MySQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2 ** 63 - 1  # the largest id (and BIGINT) a row holds: a larger number names nothing
 
 #: Host ids (userid, external_userid, chat id, tag id) fit in 64 characters on both hosts.
 HostId = String(64)

@@ -24,6 +24,7 @@ from scrm.services.channels import get_channel
 from scrm.services.corps import corp_zone
 
 MAX_DAYS = 366
+EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)  # days statistics can name (beyond: datetime overflows)
 EARLY_LOSS = timedelta(days=7)
 COLUMNS = ("new", "lost", "lost_within_7d", "removed_by_employee", "net", "conversions")
 
@@ -51,6 +52,10 @@ class Tally:
 
 
 def _bounds(corp: Corp, start: date, end: date) -> tuple[datetime, datetime]:
+    if start < EARLIEST or start > LATEST:
+        raise ValidationError("from", f"must be between {EARLIEST} and {LATEST}")
+    if end > LATEST:
+        raise ValidationError("to", f"must be between {EARLIEST} and {LATEST}")
     if end < start:
         raise ValidationError("to", "must not be before from")
     if (end - start).days >= MAX_DAYS:

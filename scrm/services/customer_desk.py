@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, intersect, or_, select
 
-from scrm.errors import NotFound
+from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
 from scrm.models import Customer, Note, Relationship, RelationshipTag
 from scrm.services import customers
@@ -59,10 +59,12 @@ def matching(principal: Principal, filters: dict) -> Select:
         found = (intersect(*sets) if len(sets) > 1 else sets[0].distinct()).subquery()
         query = query.join(found, Customer.id == found.c.customer_id)
     if filters.get("q"):
-        like = f"%{filters['q']}%"
-        query = query.where(or_(Customer.name.like(like),
-                                Customer.id.in_(_customers_of(Relationship.remark.like(like)))))
+        text = filters["q"]  # autoescape: a % or _ typed matches itself
+        query = query.where(or_(Customer.name.contains(text, autoescape=True),
+                                Customer.id.in_(_customers_of(Relationship.remark.contains(text, autoescape=True)))))
     if filters.get("stage"):
+        if filters["stage"] not in customers.stages(principal.corp):
+            raise ValidationError("stage", f"must be one of {', '.join(customers.stages(principal.corp))}")
         query = query.where(Customer.stage == filters["stage"])
     return visible_customers(principal, query)
 

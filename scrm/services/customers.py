@@ -9,6 +9,7 @@ and the host and the product end up agreeing.
 """
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from scrm.services.relations import set_relationship_tags
 MAX_NOTE = 4000
 #: Rounds of "tell the host, then record" before an edit that keeps being overtaken gives up.
 EDIT_ROUNDS = 3
+MAX_REMARK_MOBILES = 5  # WeCom externalcontact/remark takes at most five remark_mobiles
+PHONE = re.compile(r"^\+?\d(?:[\d -]*\d)?$")
 
 
 def stages(corp: Corp) -> list[str]:
@@ -147,10 +150,14 @@ def edit_relationship(corp: Corp, customer_id: int, relationship_id: int, *, rem
         raise ValidationError("remark", "at most 20 characters")
     if description is not None and len(description) > 150:
         raise ValidationError("description", "at most 150 characters")
+    if remark_mobiles is not None:
+        _check_remark_mobiles(remark_mobiles)
     host = host or host_for(corp)
 
     def seen(customer: Customer) -> tuple[Relationship, str, str, tuple]:
         rel = _relationship(corp, customer, relationship_id)
+        if rel.status != "active":  # the host refuses edits of a friendship that ended
+            raise Conflict(f"relationship {relationship_id} has ended ({rel.status})")
         employee = db.session.get(Employee, rel.employee_id)
         return rel, employee.host_id, customer.host_id, (rel.remark, rel.description, list(rel.remark_mobiles or []))
 
@@ -173,6 +180,15 @@ def edit_relationship(corp: Corp, customer_id: int, relationship_id: int, *, rem
                                                     "after": {"remark": rel.remark, "description": rel.description}})
             return rel
     raise _overtaken()
+
+
+def _check_remark_mobiles(mobiles: list[str]) -> None:
+    """Phone numbers (digits, an optional leading +, spaces or hyphens between), at most the host's count."""
+    if len(mobiles) > MAX_REMARK_MOBILES:
+        raise ValidationError("remark_mobiles", f"at most {MAX_REMARK_MOBILES} numbers")
+    for mobile in mobiles:
+        if not isinstance(mobile, str) or not PHONE.match(mobile) or not 5 <= sum(c.isdigit() for c in mobile) <= 20:
+            raise ValidationError("remark_mobiles", f"{str(mobile)[:32]!r} is not a phone number")
 
 
 def set_stage(corp: Corp, customer_id: int, stage: str, *, actor_id: int | None = None) -> Customer:

@@ -43,10 +43,15 @@ class Landing:
 
 @dataclass
 class Registration:
-    customer: Customer
-    employee: Employee
-    created: bool  # False: this mobile was registered already
-    followups: list[int] = field(default_factory=list)  # the employee's notification, stored with the customer
+    """What a form came to. The visitor is only ever told `name` (as they typed it) and `employee` (whom a new
+    customer meets): a mobile registered already looks exactly like a new one, so the page tells nobody who a
+    number belongs to. The customer and their follower stay on this side."""
+
+    name: str
+    employee: Employee  # whom the page says the visitor will meet
+    created: bool  # False: this mobile was registered already (or the host has the contact)
+    customer: Customer | None = None
+    followups: list[int] = field(default_factory=list)  # the notification, stored with the registration
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Thanks:
 
     channel: Channel
     corp_name: str
-    customer: Customer
+    customer_name: str  # as the visitor typed it
     employee: Employee
     welcome_lines: list[str] = field(default_factory=list)
 
@@ -137,10 +142,10 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
     channel = _open(db.session.scalar(select(Channel).where(Channel.code == code)))
     corp = db.session.get(Corp, channel.corp_id)
     host = host or host_for(corp)
-    known = _registered(corp, mobile)
+    employee = _receiver(corp, channel, employee_id)
+    known = _registered(corp, channel, mobile, name, employee)
     if known is not None:
         return known
-    employee = _receiver(corp, channel, employee_id)
     labels = list(db.session.scalars(select(Tag.host_id).where(
         Tag.id.in_([t.tag_id for t in channel.tags]), Tag.host_id.is_not(None), Tag.deleted.is_(False))))
     remark = channels.remark_for(corp, channel, name, employee.name)
@@ -148,9 +153,15 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
     try:
         host_id = host.create_customer(employee.host_id, name, mobile, state=state, tag_ids=labels, remark=remark)
     except HostError as exc:
-        if exc.errcode == EXISTS:
-            raise ValidationError("mobile", "该手机号已登记") from None
-        raise
+        if exc.errcode != EXISTS:
+            raise
+        # the host has this mobile already (a contact this side does not know): the page looks the same as for
+        # a new customer, and the employee hears of the registration
+        log.info("landing: channel %s: the host has this mobile already", channel_id)
+        with unit_of_work():
+            notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id,
+                                   notification(channel, name, mobile, again=True))
+        return Registration(name, employee, created=False, followups=[notify.id])
     # the contact exists on the host now; the labels and remark went with it, so what follows is local
     with unit_of_work():
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
@@ -163,20 +174,27 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         owed = channels.rules_for(corp, rel, customer, employee)
         if owed is not None:
             channels.record_rules(owed)  # its host part (labels, remark) went with the contact
-        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id, notification(channel, customer))
+        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id,
+                               notification(channel, customer.name, customer.mobile))
     channels.use_up_code(corp, owed, host)
     log.debug("landing: customer %s registered through channel %s", customer.id, channel_id)
-    return Registration(customer, employee, created=True, followups=[notify.id])
+    return Registration(name, employee, created=True, customer=customer, followups=[notify.id])
 
 
-def _registered(corp: Corp, mobile: str) -> Registration | None:
-    """This mobile's registration when it has one already: the customer and the employee following them."""
+def _registered(corp: Corp, channel: Channel, mobile: str, name: str, receiver: Employee) -> Registration | None:
+    """A mobile registered already: nothing is created, the employee following the customer hears of it, and
+    the visitor is told what a new customer would be told (`receiver`, the name they typed)."""
     known = db.session.scalar(select(Customer).where(Customer.corp_id == corp.id, Customer.mobile == mobile))
     if known is None:
         return None
     follower = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
                                  .where(Relationship.customer_id == known.id, Relationship.status == "active"))
-    return Registration(known, follower, created=False) if follower is not None else None
+    if follower is None:
+        return None
+    with unit_of_work():
+        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, follower.host_id,
+                               notification(channel, name, mobile, again=True))
+    return Registration(name, receiver, created=False, customer=known, followups=[notify.id])
 
 
 def submit(code: str, *, name: str, mobile: str, consent: bool, shown: tuple[int, int] | None = None,
@@ -201,23 +219,26 @@ def notify_employee(corp_id: int, employee_host_id: str, text: str, *, host: Hos
     (host or host_for(db.session.get(Corp, corp_id))).send_app_message([employee_host_id], text)
 
 
-def thanks(code: str, customer_id: object, employee_id: object, channel_id: object) -> Thanks | None:
-    """The thank-you page of one of this channel's registrations, or None when the (signed) link names none."""
+def thanks(code: str, name: object, employee_id: object, channel_id: object) -> Thanks | None:
+    """The thank-you page of a form sent on this channel, or None when the (signed) data names none. It shows
+    the name the visitor typed and the employee the form promised, never a stored customer."""
     channel = channels.by_code(code)
     if channel is None:
         raise NotFound("no such channel code")
-    if channel_id != channel.id:
+    if channel_id != channel.id or not isinstance(name, str) or not isinstance(employee_id, int):
         return None
-    customer = db.session.get(Customer, customer_id) if isinstance(customer_id, int) else None
-    employee = db.session.get(Employee, employee_id) if isinstance(employee_id, int) else None
-    if customer is None or employee is None or customer.corp_id != channel.corp_id:
+    employee = db.session.get(Employee, employee_id)
+    if employee is None or employee.corp_id != channel.corp_id:
         return None
     content = welcome.content_for(db.session.get(Corp, channel.corp_id), channel) or {}
     text = placeholders.render(content.get("text") or "", {
-        "customer_name": customer.name, "employee_name": employee.name, "channel": channel.name})
-    return Thanks(channel, corp_name(channel), customer, employee, text.splitlines() if text.strip() else [])
+        "customer_name": name, "employee_name": employee.name, "channel": channel.name})
+    return Thanks(channel, corp_name(channel), name, employee, text.splitlines() if text.strip() else [])
 
 
-def notification(channel: Channel, customer: Customer) -> str:
-    """The work notification telling the employee about the new customer."""
-    return f"新客户「{customer.name}」通过渠道「{channel.name}」添加了您，手机 {customer.mobile}，请尽快联系。"
+def notification(channel: Channel, name: str, mobile: str, *, again: bool = False) -> str:
+    """The work notification telling the employee about the customer who registered."""
+    if again:
+        return (f"客户「{name}」通过渠道「{channel.name}」再次登记（该手机号已是企业的客户），手机 {mobile}，"
+                "请尽快联系。")
+    return f"新客户「{name}」通过渠道「{channel.name}」添加了您，手机 {mobile}，请尽快联系。"

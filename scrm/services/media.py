@@ -16,6 +16,7 @@ from scrm.models import Corp, Media, utcnow
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeCom: an image is at most 10 MB
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}  # what WeCom takes for image messages
+MAX_PIXELS = 50_000_000  # far above any photo a welcome message needs; a decompression bomb claims far more
 RENEW_BEFORE = timedelta(hours=1)  # a host copy this close to expiry is replaced before use
 
 
@@ -29,10 +30,14 @@ def save_image(corp: Corp, filename: str, content: bytes) -> Media:
         raise ValidationError("file", f"at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
     try:
         with Image.open(io.BytesIO(content)) as image:
-            kind = image.format
+            kind, (width, height) = image.format, image.size
             image.verify()
+    except Image.DecompressionBombError:
+        raise ValidationError("file", f"at most {MAX_PIXELS // 1_000_000} million pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationError("file", "is not a readable image") from None
+    if width * height > MAX_PIXELS:  # a few kilobytes can claim billions of pixels: whoever decodes it pays
+        raise ValidationError("file", f"at most {MAX_PIXELS // 1_000_000} million pixels")
     if kind not in IMAGE_TYPES:
         raise ValidationError("file", f"must be PNG or JPEG, not {kind}")
     digest = hashlib.sha256(content).hexdigest()

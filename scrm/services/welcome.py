@@ -25,6 +25,7 @@ from scrm.events import CustomerAdded
 from scrm.extensions import db
 from scrm.host import Attachment, Host, HostError, MessageContent, platforms
 from scrm.models import Channel, Corp, InboxEvent, Media, WelcomeDelivery, utcnow
+from scrm.models.base import MAX_ID
 from scrm.services import placeholders
 from scrm.services.corps import host_for
 from scrm.services.media import host_media_id
@@ -85,7 +86,7 @@ def validate_content(corp: Corp, content: dict | None, field: str = "welcome") -
 
 
 def _media(corp: Corp, value: object, field: str) -> int:
-    media = db.session.get(Media, value) if isinstance(value, int) else None
+    media = db.session.get(Media, value) if isinstance(value, int) and 1 <= value <= MAX_ID else None
     if media is None or media.corp_id != corp.id:
         raise ValidationError(field, f"unknown media {value!r}: upload the image first (POST /api/v1/media)")
     return media.id

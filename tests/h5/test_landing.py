@@ -5,6 +5,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from flask import g
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
@@ -110,7 +111,7 @@ def test_the_page_shows_the_allocated_employee_and_never_their_mobile(client, ch
 def test_a_registration_creates_the_contact_records_it_and_notifies_the_employee(client, channel, dingtalk):
     answer = submit(client, channel.code)
     assert answer.status_code == 303
-    assert re.match(rf"^(http://scrm\.test)?/h5/c/{channel.code}/done\?t=", answer.headers["Location"])
+    assert re.match(rf"^(http://scrm\.test)?/h5/c/{channel.code}/done$", answer.headers["Location"])
     (created,) = dingtalk.called("create_customer")
     assert (created["employee_id"], created["name"], created["mobile"]) == ("zhang", "王小明", "13812345678")
     assert created["tag_ids"] == ["101"] and created["state"] == channel.state
@@ -127,13 +128,69 @@ def test_a_registration_creates_the_contact_records_it_and_notifies_the_employee
     assert "13812345678" not in done.text and "13900000001" not in done.text
 
 
-def test_the_same_mobile_again_creates_nothing_and_notifies_nobody(client, channel, dingtalk):
+def test_the_same_mobile_again_creates_nothing_and_tells_the_follower(client, channel, dingtalk):
     assert submit(client, channel.code).status_code == 303
-    again = submit(client, channel.code, name="王小明")
+    again = submit(client, channel.code, name="小明")
     assert again.status_code == 303
-    assert len(dingtalk.called("create_customer")) == 1 and len(dingtalk.called("send_app_message")) == 1
-    assert count(Customer) == 1
-    assert "张三" in client.get(again.headers["Location"]).text  # the employee who follows them already
+    assert len(dingtalk.called("create_customer")) == 1 and count(Customer) == 1
+    first, second = dingtalk.called("send_app_message")
+    assert first["user_ids"] == second["user_ids"] == ["zhang"]
+    assert "再次登记" in second["text"] and "小明" in second["text"] and "13812345678" in second["text"]
+    assert "小明，感谢您的登记" in client.get(again.headers["Location"]).text
+
+
+def _visible(response) -> tuple:
+    """What a visitor sees of a response, without the per-request tokens (CSRF, session cookie)."""
+    body = re.sub(r'name="(csrf_token|t)" value="[^"]*"', "", response.get_data(as_text=True))
+    headers = sorted((k, v) for k, v in response.headers.items() if k not in ("Set-Cookie",))
+    return response.status_code, headers, body
+
+
+def test_a_known_mobile_looks_exactly_like_a_new_one(app, corp, channel, dingtalk):
+    from scrm.db import unit_of_work
+    from tests.builders import make_customer
+
+    known = make_customer(corp, name="李四先生", mobile="13700000000")
+    with unit_of_work():
+        db.session.add(Relationship(corp_id=corp.id, customer_id=known.id, employee_id=emp(corp, "li").id,
+                                    status="active"))
+    seen = []
+    for mobile in ("13700000000", "13611112222"):
+        g.pop("csrf_token", None)  # the test's app context outlives requests: each browser gets its own token
+        client = app.test_client()
+        form = client.get(f"/h5/c/{channel.code}")
+        answer = submit(client, channel.code, name="访客", mobile=mobile)
+        assert answer.status_code == 303, (answer.status_code, answer.text)
+        done = client.get(answer.headers["Location"])
+        seen.append((_visible(form), _visible(answer), _visible(done)))
+        assert "李四先生" not in done.text and "13700000000" not in done.text
+        assert "访客，感谢您的登记" in done.text
+    assert seen[0] == seen[1]
+    texts = [(m["user_ids"], m["text"]) for m in dingtalk.called("send_app_message")]
+    assert texts[0][0] == ["li"] and "再次登记" in texts[0][1]  # the follower still hears of it
+    assert texts[1][0] == ["zhang"] and "新客户" in texts[1][1]
+
+
+def test_a_mobile_the_host_has_already_looks_like_a_new_one(app, channel, dingtalk):
+    from scrm.host import HostError
+
+    dingtalk.fail_next["create_customer"] = HostError(22005, "external contact exists")
+    first = app.test_client()
+    answer = submit(first, channel.code)
+    assert answer.status_code == 303 and count(Customer) == 0
+    assert "王小明，感谢您的登记" in first.get(answer.headers["Location"]).text
+    (sent,) = dingtalk.called("send_app_message")
+    assert sent["user_ids"] == ["zhang"] and "13812345678" in sent["text"]
+
+
+def test_the_thank_you_page_shows_only_what_this_browser_sent(app, client, channel):
+    assert submit(client, channel.code, name="王小明").status_code == 303
+    assert "王小明" in client.get(f"/h5/c/{channel.code}/done").text
+    g.pop("csrf_token", None)
+    stranger = app.test_client()  # no form sent: nothing to show, whatever the query says
+    for query in ("", "?t=1", "?cu=1&e=1&c=1"):
+        page = stranger.get(f"/h5/c/{channel.code}/done{query}")
+        assert page.status_code == 400 and "王小明" not in page.text
 
 
 def test_a_name_with_markup_is_escaped_in_the_form_and_on_the_thank_you_page(client, channel):
@@ -234,11 +291,16 @@ def test_a_token_of_another_channel_means_allocate_again(client, channel, corp, 
     assert dingtalk.called("create_customer")[0]["employee_id"] == "zhang"
 
 
-def test_a_forged_thank_you_link_shows_nothing(client, channel):
-    forged = URLSafeTimedSerializer("not-the-secret-key", salt="scrm.h5.landing.done").dumps(
-        {"c": channel.id, "cu": 1, "e": 1})
-    answer = client.get(f"/h5/c/{channel.code}/done?t={forged}")
-    assert answer.status_code == 400 and "链接已失效" in answer.text
+def test_a_forged_thank_you_session_shows_nothing(client, channel, corp):
+    from flask import Flask
+
+    forger = Flask("forger")
+    forger.secret_key = "not-the-secret-key"
+    forged = forger.session_interface.get_signing_serializer(forger).dumps(
+        {"h5_done": {"c": channel.id, "n": "冒充", "e": emp(corp, "zhang").id}})
+    client.set_cookie("session", forged)
+    answer = client.get(f"/h5/c/{channel.code}/done")
+    assert answer.status_code == 400 and "链接已失效" in answer.text and "冒充" not in answer.text
 
 
 # ---------------------------------------------------------------- closed, unknown, host down
@@ -338,19 +400,39 @@ def test_the_api_and_the_callbacks_are_not_limited_by_the_landing_limits(make_ap
         assert client.get("/api/v1/customers").status_code == 401
 
 
-def test_the_client_address_believes_forwarded_for_only_from_proxies_on_private_networks(app):
-    from h5.views import client_address
+def _statuses(client, code, sends):
+    return [client.post(f"/h5/c/{code}", data={}, environ_base={"REMOTE_ADDR": remote},
+                        headers={"X-Forwarded-For": forwarded} if forwarded else {}).status_code
+            for remote, forwarded in sends]
 
-    def address(remote, forwarded=None):
-        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-        with app.test_request_context("/h5/c/x", environ_base={"REMOTE_ADDR": remote}, headers=headers):
-            return client_address()
 
-    assert address("127.0.0.1") == "127.0.0.1"
-    assert address("10.0.0.2", "203.0.113.7") == "203.0.113.7"  # behind the reverse proxy
-    assert address("10.0.0.2", "1.2.3.4, 203.0.113.7") == "203.0.113.7"  # what the client wrote is ignored
-    assert address("203.0.113.50", "1.2.3.4") == "203.0.113.50"  # no proxy: the header is the client's own
-    assert address("172.18.0.3", "203.0.113.7, 10.0.0.2") == "203.0.113.7"  # two proxies
+def test_by_default_no_forwarded_for_is_believed_so_it_cannot_dodge_the_limit(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="2 per minute")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        sends = [("10.0.0.2", f"198.51.100.{n}, 10.0.0.{n}") for n in range(4)]  # all private hops, each new
+        assert _statuses(app.test_client(), "code", sends) == [400, 400, 429, 429]
+
+
+def test_a_trusted_load_balancer_network_gives_each_customer_their_own_limit(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="2 per minute", TRUSTED_PROXIES="100.64.0.0/10, 10.0.0.0/8")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        client = app.test_client()
+        # two customers behind a CGNAT-range load balancer and a private reverse proxy
+        first = [("10.0.0.2", "203.0.113.7, 100.64.3.4")] * 3
+        assert _statuses(client, "code", first) == [400, 400, 429]
+        assert _statuses(client, "code", [("10.0.0.2", "203.0.113.8, 100.64.3.4")]) == [400]
+        # what the first customer writes in front of their own address changes nothing
+        assert _statuses(client, "code", [("10.0.0.2", "1.2.3.4, 203.0.113.7, 100.64.3.4")]) == [429]
+
+
+def test_a_hop_count_believes_that_many_proxies(make_app, fake_host):
+    app = make_app(LANDING_RATE_PER_ADDRESS="1 per minute", TRUSTED_PROXIES="1")
+    with app.app_context():
+        app.extensions["scrm.h5_limiter"].reset()
+        sends = [("10.0.0.2", "203.0.113.7"), ("10.0.0.2", "9.9.9.9, 203.0.113.7"), ("10.0.0.2", "203.0.113.8")]
+        assert _statuses(app.test_client(), "code", sends) == [400, 429, 400]
 
 
 # ---------------------------------------------------------------- headers, cookies, assets

@@ -18,6 +18,7 @@ from scrm.services.allocation import Seat
 from scrm.services.corps import corp_zone
 
 MAX_MEMBERS = 100  # WeCom: a contact way lists at most 100 users
+MAX_DAILY_CAP = 100_000  # far above any employee's day; the column is a 32-bit INT
 MAX_REMARK = 20  # WeCom: a relationship's remark is at most 20 characters
 TEMPORARY_MAX = timedelta(days=14)  # WeCom: a temporary contact way lives at most 14 days
 TEMPORARY_DEFAULT = timedelta(days=7)
@@ -90,8 +91,8 @@ def _members(corp: Corp, value: object) -> list[dict]:
         weight, cap = item.get("weight", 1), item.get("daily_cap")
         if not isinstance(weight, int) or not 1 <= weight <= 100:
             raise ValidationError(f"{field}.weight", "must be a whole number from 1 to 100")
-        if cap is not None and (not isinstance(cap, int) or cap < 1):
-            raise ValidationError(f"{field}.daily_cap", "must be a positive whole number (or null)")
+        if cap is not None and (not isinstance(cap, int) or not 1 <= cap <= MAX_DAILY_CAP):
+            raise ValidationError(f"{field}.daily_cap", f"must be a whole number from 1 to {MAX_DAILY_CAP} (or null)")
         problem = allocation.schedule_problem(item.get("schedule"))
         if problem:
             raise ValidationError(f"{field}.schedule", problem)
