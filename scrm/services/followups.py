@@ -114,10 +114,8 @@ def _failed(followup_id: int, exc: Exception) -> Outcome:
     with unit_of_work():
         row = db.session.get(Followup, followup_id, populate_existing=True)
         row.last_error, row.locked_until = error, None
-        if retries.blocked_for(exc):  # deferred past the host's block: not a failed attempt
-            row.attempts = max(row.attempts - 1, 0)
-        if retries.transient(exc) and row.attempts < current_app.config["FOLLOWUP_MAX_ATTEMPTS"]:
-            wait = retries.delay(exc, row.attempts)
+        row.attempts, wait = retries.next_try(exc, row.attempts, current_app.config["FOLLOWUP_MAX_ATTEMPTS"])
+        if wait is not None:
             row.status, row.due_at = "pending", utcnow() + timedelta(seconds=wait)
             outcome = Outcome("retry", retry_in=wait)
         else:
@@ -148,12 +146,7 @@ def due_for_sweep(now: datetime | None = None, limit: int = 500) -> list[int]:
 
 
 def mark_enqueued(ids: list[int], at: datetime | None = None) -> None:
-    """Note that tasks for these follow-ups are with the broker (from `at`, for a delayed retry)."""
-    if not ids:
-        return
-    with unit_of_work():
-        db.session.execute(update(Followup).where(Followup.id.in_(ids)).values(enqueued_at=at or utcnow())
-                           .execution_options(synchronize_session=False))
+    retries.mark_enqueued(Followup, ids, at)
 
 
 def list_followups(*, status: str | None = None, corp_id: int | None = None, limit: int = 50) -> list[Followup]:

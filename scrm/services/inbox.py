@@ -15,7 +15,7 @@ from scrm.errors import NotFound
 from scrm.events import ParsedCallback
 from scrm.extensions import db
 from scrm.models import Corp, InboxEvent, WelcomeDelivery, utcnow
-from scrm.services import welcome
+from scrm.services import retries, welcome
 
 #: How long a row nobody published a task for may wait in `pending` before the sweeper enqueues it (the broker was
 #: down when it arrived, or its web process died before publishing).
@@ -194,11 +194,7 @@ def due_for_sweep(now: datetime | None = None, limit: int = 500) -> list[int]:
 
 def mark_enqueued(ids: list[int], at: datetime | None = None) -> None:
     """Note that processing tasks for these rows are with the broker (from `at`, for a delayed retry)."""
-    if not ids:
-        return
-    with unit_of_work():
-        db.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(enqueued_at=at or utcnow())
-                           .execution_options(synchronize_session=False))
+    retries.mark_enqueued(InboxEvent, ids, at)
 
 
 def claim(row: InboxEvent, lease: timedelta) -> bool:

@@ -36,7 +36,10 @@ def find_employee(corp: Corp, host_id: str) -> Employee | None:
 
 
 def upsert_employee(corp: Corp, he: HostEmployee) -> Employee:
-    emp = get_or_create(Employee, lambda: Employee(corp_id=corp.id, host_id=he.user_id, name=he.name),
+    # someone the host no longer knows (or disabled) is stored as departed, never active with access
+    emp = get_or_create(Employee, lambda: Employee(corp_id=corp.id, host_id=he.user_id, name=he.name,
+                                                   status="active" if he.active else "departed",
+                                                   departed_at=None if he.active else utcnow()),
                         corp_id=corp.id, host_id=he.user_id)
     emp.name = he.name or emp.name
     for attr in ("position", "mobile", "email", "avatar"):

@@ -126,10 +126,8 @@ def _failed(inbox_id: int, exc: Exception) -> Outcome:
     with unit_of_work():
         row = db.session.get(InboxEvent, inbox_id)
         row.last_error, row.locked_until = error, None
-        if retries.blocked_for(exc):  # deferred past the host's block: not a failed attempt
-            row.attempts = max(row.attempts - 1, 0)
-        if retries.transient(exc) and row.attempts < max_attempts:
-            delay = retries.delay(exc, row.attempts)
+        row.attempts, delay = retries.next_try(exc, row.attempts, max_attempts)
+        if delay is not None:
             row.status, row.next_attempt_at = "pending", utcnow() + timedelta(seconds=delay)
             outcome = Outcome("retry", retry_in=delay)
         else:

@@ -107,6 +107,16 @@ def test_no_token_is_created_for_a_departed_employee(shop, app):
     assert resp.status_code == 422 and resp.json["field"] == "employee"
 
 
+def test_someone_the_host_does_not_know_is_stored_departed_and_gets_no_token(shop, fake_host):
+    from scrm.services import org
+
+    corp = shop["corp"]
+    stranger = org.ensure_employee(corp, "ghost", fake_host)  # named by an event; the host has no such user
+    assert stranger.status == "departed"
+    with pytest.raises(ValidationError):
+        access.create_token(corp, "sales", employee_id=stranger.id)
+
+
 def test_tokens_are_listed_and_revoked_from_the_cli(shop, app, client):
     runner, key = app.test_cli_runner(), shop["corp"].corp_key
     listed = runner.invoke(args=["token", "list", "--corp", key])
