@@ -4,13 +4,15 @@ The web tier hands acknowledged rows to `tasks.publisher`; these are the tasks i
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 from flask import current_app
 
 from scrm.models import utcnow
 from scrm.services import followups, inbox, processing, welcome
+from tasks.queues import high_priority
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,25 @@ def dispatch(inbox_ids: list[int]) -> int:
         log.exception("welcome messages of inbox %s", inbox_ids)
     fan_out.apply_async(args=[inbox_ids])
     return len(inbox_ids)
+
+
+@shared_task(name="scrm.events.recover_welcomes")
+def recover_welcomes(started_at: str) -> int:
+    """A worker started, perhaps in place of one that was killed: send the welcomes that were due in the dispatch
+    tasks it held (adds published before `started_at`, still in their window, with no welcome recorded)."""
+    owed = inbox.welcomes_owed(datetime.fromisoformat(started_at))
+    if owed:
+        dispatch(owed)
+    return len(owed)
+
+
+@worker_ready.connect
+def _worker_ready(sender=None, **_) -> None:
+    """Late acknowledgement gives a killed worker's tasks back only after the broker's visibility timeout: on every
+    worker start, the welcomes they owed are recovered at once (ahead of any backlog)."""
+    celery = sender.app
+    celery.tasks[recover_welcomes.name].apply_async(args=[utcnow().isoformat()],
+                                                    priority=high_priority(celery.conf.broker_url))
 
 
 @shared_task(name="scrm.events.fan_out")

@@ -20,8 +20,6 @@ from scrm.services import retries, welcome
 #: How long a row nobody published a task for may wait in `pending` before the sweeper enqueues it (the broker was
 #: down when it arrived, or its web process died before publishing).
 SWEEP_AFTER = timedelta(seconds=5)
-#: A published add whose welcome is not sent this long after is taken as lost (its worker was killed).
-WELCOME_REQUEUE = timedelta(seconds=4)
 
 
 _COLUMNS = ("platform", "corp_id", "dedupe_key", "event_type", "ordering_key", "payload", "received_at", "status",
@@ -175,19 +173,27 @@ def due_for_sweep(now: datetime | None = None, limit: int = 500) -> list[int]:
     a busy queue behind a burst is left alone: enqueueing it again would only add to the burst."""
     now = now or utcnow()
     requeue = timedelta(seconds=current_app.config.get("INBOX_REQUEUE_SECONDS", 120))
-    # an add whose welcome is still owed cannot wait for the broker to give back what a killed worker held: while
-    # its code lives, a task published WELCOME_REQUEUE ago that has not sent it is taken as lost
-    welcome_owed = (InboxEvent.event_type.in_(welcome.ADD_EVENTS) & (InboxEvent.received_at > now - welcome.WINDOW)
-                    & (InboxEvent.enqueued_at <= now - WELCOME_REQUEUE)
-                    & ~exists().where(WelcomeDelivery.inbox_id == InboxEvent.id))
     query = select(InboxEvent.id).where(or_(
         (InboxEvent.status == "pending")
         & or_(InboxEvent.enqueued_at.is_(None) & (InboxEvent.received_at <= now - SWEEP_AFTER),
-              InboxEvent.enqueued_at <= now - requeue, welcome_owed)
+              InboxEvent.enqueued_at <= now - requeue)
         & (or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now)),
         (InboxEvent.status == "processing") & (InboxEvent.locked_until < now),
     )).order_by(InboxEvent.id).limit(limit)
     ids = list(db.session.scalars(query))
+    db.session.rollback()
+    return ids
+
+
+def welcomes_owed(published_before: datetime, now: datetime | None = None) -> list[int]:
+    """Adds still inside their welcome window, published before `published_before`, whose welcome is not recorded
+    and that no worker holds: the tasks of a worker that was killed (the broker gives them back only after its
+    visibility timeout, long after the welcome code died)."""
+    now = now or utcnow()
+    ids = list(db.session.scalars(select(InboxEvent.id).where(
+        InboxEvent.status == "pending", InboxEvent.event_type.in_(welcome.ADD_EVENTS),
+        InboxEvent.received_at > now - welcome.WINDOW, InboxEvent.enqueued_at < published_before,
+        ~exists().where(WelcomeDelivery.inbox_id == InboxEvent.id)).order_by(InboxEvent.id)))
     db.session.rollback()
     return ids
 

@@ -489,23 +489,42 @@ def test_a_member_who_leaves_is_taken_off_every_contact_way_at_once(corp, fake_h
     assert channels.pick_employee(corp, db.session.get(Channel, pool.id)).host_id == "li"
 
 
-def test_an_add_whose_welcome_a_killed_worker_held_is_enqueued_again_while_its_code_lives(corp, fake_host):
-    """The broker gives back what a killed worker held only after its visibility timeout: an add published seconds
-    ago without a welcome is taken as lost; one with its welcome recorded, or past the window, waits as usual."""
+def test_a_starting_worker_sends_the_welcomes_a_killed_worker_held_while_their_codes_live(corp, fake_host):
+    """The broker gives back what a killed worker held only after its visibility timeout: a worker that starts
+    sends the welcomes of adds published before it started, in their window, with no welcome recorded; adds with
+    a welcome recorded, past the window, or published since wait as usual (a backlog is not a loss)."""
     from scrm.models import InboxEvent
     from scrm.services import inbox
+    from tasks.events import recover_welcomes
 
     channel = welcome_channel(corp)
     rows = {}
-    for name in ("lost", "welcomed", "late"):
+    for name in ("lost", "welcomed", "late", "queued"):
         fake_host.add_friend("zhang", f"wm-{name}", state=channel.state)
         rows[name], _ = inbox.store(corp, platforms().parse("wecom", wx.added(
             "zhang", f"wm-{name}", state=channel.state, welcome_code=f"C-{name}")), handled=True)
+    started = utcnow() - timedelta(seconds=2)
     with unit_of_work():
-        for name, received in (("lost", 6), ("welcomed", 6), ("late", 25)):
+        for name, received, published in (("lost", 6, 5), ("welcomed", 6, 5), ("late", 25, 24), ("queued", 1, 1)):
             row = db.session.get(InboxEvent, rows[name])
-            row.received_at, row.enqueued_at = utcnow() - timedelta(seconds=received), utcnow() - timedelta(seconds=5)
+            row.received_at = utcnow() - timedelta(seconds=received)
+            row.enqueued_at = utcnow() - timedelta(seconds=published)
         db.session.add(WelcomeDelivery(corp_id=corp.id, inbox_id=rows["welcomed"], status="sent",
                                        employee_host_id="zhang", customer_host_id="wm-welcomed",
                                        received_at=utcnow()))
-    assert inbox.due_for_sweep() == [rows["lost"]]
+    assert inbox.welcomes_owed(started) == [rows["lost"]]
+    assert recover_welcomes(started.isoformat()) == 1
+    assert [c["welcome_code"] for c in fake_host.called("send_welcome")] == ["C-lost"]
+    assert db.session.scalar(select(WelcomeDelivery.status).where(WelcomeDelivery.inbox_id == rows["lost"])) == "sent"
+
+
+def test_every_worker_start_asks_for_the_recovery(app, monkeypatch):
+    from types import SimpleNamespace
+
+    from tasks import events
+
+    published = []
+    task = app.extensions["celery"].tasks[events.recover_welcomes.name]
+    monkeypatch.setattr(task, "apply_async", lambda **kw: published.append(kw))
+    events._worker_ready(sender=SimpleNamespace(app=app.extensions["celery"]))
+    assert len(published) == 1 and published[0]["args"][0] <= utcnow().isoformat()
