@@ -1,6 +1,7 @@
 """The port: what the product needs from a host platform, and the capabilities a platform declares."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 from scrm.host.capabilities import Capability

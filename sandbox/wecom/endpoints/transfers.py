@@ -33,7 +33,6 @@ def _transfer(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     message = ctx.opt("transfer_success_msg", "", kind=str)
     if len(message) > 200:
         raise WeComError(40058, "transfer_success_msg longer than 200")
-    corp_id = ctx.corp.corp_id
     settle(ctx)
     out = []
     for ext in dict.fromkeys(ids):
