@@ -20,7 +20,7 @@ from sqlalchemy import select
 from scrm.db import unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import Host
+from scrm.host import Capability, Host
 from scrm.models import (DEFAULT_STAGES, Corp, Customer, Employee, GroupChat, GroupMember, Note, Relationship,
                          RelationshipTag, StageChange, Tag, TimelineEntry)
 from scrm.services import timeline
@@ -92,6 +92,9 @@ def change_tags(corp: Corp, customer_id: int, relationship_id: int, *, wanted, a
     host = host or host_for(corp)
     for _ in range(EDIT_ROUNDS):
         plan = _tag_plan(corp, _locked_customer(corp, customer_id, lock=False), relationship_id, wanted)
+        if plan.host_remove and Capability.CUSTOMER_NEEDS_TAG in host.capabilities and not _host_tagged(plan.wanted):
+            raise ValidationError("tags", "钉钉客户至少保留一个钉钉标签 (a DingTalk customer keeps at least one of "
+                                          "DingTalk's labels: the host refuses to remove the last, 60204)")
         if plan.host_add or plan.host_remove:
             host.mark_tags(plan.employee_host_id, plan.customer_host_id, add=plan.host_add, remove=plan.host_remove)
         with _customer_write(corp, customer_id) as customer:
@@ -105,6 +108,12 @@ def change_tags(corp: Corp, customer_id: int, relationship_id: int, *, wanted, a
                                 payload={"added": now.added, "removed": now.removed})
             return now.wanted
     raise _overtaken()
+
+
+def _host_tagged(tag_ids: list[int]) -> bool:
+    """Whether any of these tags is one of the host's (not a local-only tag)."""
+    return db.session.scalar(select(Tag.id).where(Tag.id.in_(tag_ids), Tag.host_id.is_not(None),
+                                                  Tag.deleted.is_(False)).limit(1)) is not None
 
 
 @dataclass

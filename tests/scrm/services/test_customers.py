@@ -7,7 +7,7 @@ from sqlalchemy import select
 from scrm.db import unit_of_work
 from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import HostError, HostTag, HostTagGroup
+from scrm.host import Capability, HostError, HostTag, HostTagGroup
 from scrm.models import Relationship, StageChange, Tag, TimelineEntry
 from scrm.services import customers
 from scrm.services.relations import set_relationship_tags
@@ -53,6 +53,22 @@ def test_a_host_refusal_changes_nothing_here(world, fake_host):
     with pytest.raises(HostError):
         customers.set_tags(corp, cust, r1, [tags["高"]])
     assert customers.customer_360(corp, cust)["relationships"][0]["tags"] == []
+
+
+def test_a_dingtalk_customer_keeps_one_of_the_hosts_labels(world, fake_host):
+    """DingTalk refuses a contact without labels (60204): removing the last is a 422 on tags, before the host."""
+    from tests.fakes import FakeHost
+
+    fake_host.capabilities = FakeHost.capabilities | {Capability.CUSTOMER_NEEDS_TAG}
+    corp, cust, r1, _, zhang, _, tags = world
+    customers.set_tags(corp, cust, r1, [tags["高"]], actor_id=zhang)
+    calls = len(fake_host.called("mark_tags"))
+    for keep in ([], [tags["本地标签"]]):  # a local-only tag is no label on the host
+        with pytest.raises(ValidationError) as refused:
+            customers.set_tags(corp, cust, r1, keep, actor_id=zhang)
+        assert refused.value.field == "tags"
+    assert len(fake_host.called("mark_tags")) == calls
+    assert customers.set_tags(corp, cust, r1, [tags["低"]], actor_id=zhang) == [tags["低"]]  # a swap is fine
 
 
 def test_unknown_tags_and_foreign_relationships_are_refused(world):
