@@ -49,31 +49,30 @@ class Limiter:
             or self.limits["default"]
         return parse_budget(value)
 
-    def throttle(self, corp_key: str, api: str) -> None:
-        """Take one call from the budget: wait briefly for a slot, or raise HostRateLimited (at once while the host
-        blocks the API)."""
-        self.refuse_if_blocked(corp_key, api)
+    def throttle(self, corp_key: str, api: str, *, blocked_by: tuple[tuple[str, str], ...] = ()) -> None:
+        """Take one call from the budget: wait briefly for a slot, or raise HostRateLimited; at once, with the time
+        left, while the host blocks this corp's API or one of the `blocked_by` (corp key, API) pairs (DingTalk's IP
+        ban covers every API). The block is checked with the budget, in the same round trip."""
         count, window = self.budget(api)
+        key = f"{corp_key}|{api}"
+        blocks = (key, *(f"{c}|{a}" for c, a in blocked_by))
         waited = 0.0
         while True:
-            wait = self._take(f"{corp_key}|{api}", count, window)
-            if wait <= 0:
+            wait = self._take(key, count, window, blocks)
+            if wait < 0:
+                raise HostRateLimited("blocked", f"the host blocks this API for {-wait:.0f}s more", api=api,
+                                      retry_after=-wait)
+            if wait == 0:
                 return
             if waited + wait > self.max_wait:
                 raise HostRateLimited("local_limit", f"over {count} calls per {window:g}s", api=api)
             self.sleep(wait)
             waited += wait
 
-    def _take(self, key: str, count: int, window: float) -> float:
-        """Record a call and return 0, or return the seconds until the window has room."""
+    def _take(self, key: str, count: int, window: float, blocks: tuple[str, ...]) -> float:
+        """Record a call and return 0; or return the seconds until the window has room; or, while one of `blocks`
+        lasts, minus the seconds it has left (no call recorded)."""
         raise NotImplementedError
-
-    def refuse_if_blocked(self, corp_key: str, api: str) -> None:
-        """HostRateLimited with the time left while the host blocks this corp's API."""
-        left = self._blocked_for(f"{corp_key}|{api}")
-        if left > 0:
-            raise HostRateLimited("blocked", f"the host blocks this API for {left:.0f}s more", api=api,
-                                  retry_after=left)
 
     def block(self, corp_key: str, api: str, seconds: float, longer: float | None = None) -> float:
         """The host blocked the API: refuse its calls here for `seconds` (or `longer`, when the previous block ended
@@ -81,10 +80,6 @@ class Limiter:
         return self._block(f"{corp_key}|{api}", seconds, longer or seconds)
 
     def _block(self, key: str, seconds: float, longer: float) -> float:
-        raise NotImplementedError
-
-    def _blocked_for(self, key: str) -> float:
-        """Seconds left of the key's block (0 when none)."""
         raise NotImplementedError
 
     @contextmanager
@@ -132,13 +127,12 @@ class MemoryLimiter(Limiter):
             self._blocks[key] = max(now + seconds, ended or 0.0)
         return seconds
 
-    def _blocked_for(self, key: str) -> float:
-        with self._lock:
-            return max(0.0, self._blocks.get(key, 0.0) - self.clock())
-
-    def _take(self, key: str, count: int, window: float) -> float:
+    def _take(self, key: str, count: int, window: float, blocks: tuple[str, ...]) -> float:
         now = self.clock()
         with self._lock:
+            left = max((self._blocks.get(b, 0.0) - now for b in blocks), default=0.0)
+            if left > 0:
+                return -left
             calls = self._calls[key]
             while calls and calls[0] <= now - window:
                 calls.popleft()
@@ -160,9 +154,15 @@ class MemoryLimiter(Limiter):
             self._holders[key].discard(token)
 
 
-# KEYS[1] window zset; ARGV: now, window, count, member. Returns 0 when taken, else ms to wait.
+# KEYS[1] window zset, KEYS[2..] block keys; ARGV: now, window, count, member. Returns 0 when taken, else ms to
+# wait, or minus the ms a block has left (nothing taken).
 _TAKE = """
 local now, window, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local left = 0
+for n = 2, #KEYS do
+  left = math.max(left, tonumber(redis.call('get', KEYS[n]) or '0') - now)
+end
+if left > 0 then return -math.ceil(left * 1000) end
 redis.call('zremrangebyscore', KEYS[1], '-inf', now - window)
 if redis.call('zcard', KEYS[1]) < count then
   redis.call('zadd', KEYS[1], now, ARGV[4])
@@ -212,12 +212,8 @@ class RedisLimiter(Limiter):
         return float(self._block_script(keys=[self.prefix + "block:" + key],
                                         args=[self.clock(), seconds, longer, STRIKE_SECONDS]))
 
-    def _blocked_for(self, key: str) -> float:
-        ends = self.redis.get(self.prefix + "block:" + key)
-        return max(0.0, float(ends) - self.clock()) if ends else 0.0
-
-    def _take(self, key: str, count: int, window: float) -> float:
-        wait_ms = self._take_script(keys=[self.prefix + "rate:" + key],
+    def _take(self, key: str, count: int, window: float, blocks: tuple[str, ...]) -> float:
+        wait_ms = self._take_script(keys=[self.prefix + "rate:" + key, *(self.prefix + "block:" + b for b in blocks)],
                                     args=[self.clock(), window, count, uuid.uuid4().hex])
         return int(wait_ms) / 1000.0
 

@@ -142,8 +142,7 @@ class DingTalkClient:
 
     def _exchange(self, method: str, url: str, api: str, *, json_body: dict | None = None,
                   params: dict | None = None, headers: dict | None = None, v1: bool = False) -> dict:
-        self.runtime.limiter.refuse_if_blocked(ANY_CORP, IP_BAN_API)
-        self.runtime.limiter.throttle(self.corp_key, f"dingtalk:{api}")
+        self.runtime.limiter.throttle(self.corp_key, f"dingtalk:{api}", blocked_by=((ANY_CORP, IP_BAN_API),))
         if json_body is not None:
             headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
         try:

@@ -91,6 +91,11 @@ def test_a_block_refuses_the_corps_api_until_it_ends_and_a_second_strike_lasts_l
     limiter.throttle("c1", "a")
     t.now += 1000
     assert limiter.block("c1", "a", 60, longer=3600) == 60  # long after: a fresh per-minute block
+    limiter.block("*", "every", 300)  # a block of every API (DingTalk's IP ban) refuses the calls that name it
+    with pytest.raises(HostRateLimited) as err:
+        limiter.throttle("c2", "b", blocked_by=(("*", "every"),))
+    assert err.value.retry_after == pytest.approx(300)
+    limiter.throttle("c2", "b")
 
 
 def test_concurrency_gate_never_exceeds_its_limit(make_limiter):
