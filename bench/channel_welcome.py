@@ -30,6 +30,7 @@ from bench.callback_ingest import MYSQL, REDIS, ROOT, bench_env, free_port, perc
 from scrm.services.welcome import NAME_LOOKUP_UNTIL
 
 WINDOW = 20.0
+CHANNEL = "直播间"
 
 
 def add_event(corp_id: str, user: str, customer: str, state: str, code: str, at: int) -> str:
@@ -42,22 +43,45 @@ def add_event(corp_id: str, user: str, customer: str, state: str, code: str, at:
 
 
 class Bench:
+    """The stack of a channel burst: the sandbox as host, the product (gunicorn, workers, beat), one channel.
+    A subclass may change what the class attributes and `seed_customers` / `welcome` say."""
+
+    HOST_WORKERS = 3  # the sandbox's gunicorn workers
+    KILLABLE: tuple[str, ...] = ()  # processes started in a process group of their own (to be killed whole)
+
     def __init__(self, workdir: Path, args):
         self.workdir, self.args = workdir, args
         self.db_name = f"scrm_bench_welcome_{os.getpid()}"
         self.db_url = f"{MYSQL}/{self.db_name}?charset=utf8mb4"
+        self.redis_url = REDIS
         self.sandbox_url = f"sqlite:///{workdir / 'sandbox.db'}"
         self.procs: list[subprocess.Popen] = []
         self.named: dict[str, subprocess.Popen] = {}
+        self.argv: dict[str, tuple[str, ...]] = {}  # how each process was started (to start it again)
 
     def env(self) -> dict:
-        return bench_env(self.db_url, self.workdir)
+        return {**bench_env(self.db_url, self.workdir), "SCRM_REDIS_URL": self.redis_url}
 
     def spawn(self, name: str, *argv: str) -> None:
-        log = open(self.workdir / f"{name}.log", "w")
-        proc = subprocess.Popen(list(argv), env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.argv[name] = argv
+        log = open(self.workdir / f"{name}.log", "a")
+        proc = subprocess.Popen(list(argv), env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=name in self.KILLABLE)
         self.procs.append(proc)
         self.named[name] = proc
+
+    def seed_customers(self) -> int:
+        """How many customers the sandbox corp starts with (what the full sync meanwhile reads)."""
+        return self.args.sync_customers
+
+    def welcome(self, corp) -> dict:
+        """The channel's welcome message."""
+        from scrm.services import media
+
+        banner = media.save_image(corp, "welcome.png", _banner())
+        return {"text": self.args.welcome,
+                "attachments": [{"type": "image", "media_id": banner.id},
+                                {"type": "link", "title": "领取优惠券", "url": "https://example.com/c"}]}
 
     @staticmethod
     def wait_port(port: int) -> None:
@@ -82,7 +106,8 @@ class Bench:
         os.environ.update(self.env())
         import redis
 
-        redis.Redis.from_url(REDIS).flushdb()
+        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis.flushdb()
         from sandbox.app import open_sandbox
         from sandbox.control import Control
 
@@ -90,19 +115,21 @@ class Bench:
         self.sandbox = state.db
         control = Control(state)
         self.sbx = control.create_corp("wecom")
-        control.seed(self.sbx.corp_id, employees=self.args.employees, customers=self.args.sync_customers)
+        control.seed(self.sbx.corp_id, employees=self.args.employees, customers=self.seed_customers())
         port = free_port()
         python = sys.executable
-        self.spawn("sandbox", python, "-m", "gunicorn", "-w", "3", "-k", "gthread", "--threads", "16", "-b", f"127.0.0.1:{port}",
-                   "--log-level", "warning", f"sandbox.app:create_sandbox_app({self.sandbox_url!r})")
+        self.spawn("sandbox", python, "-m", "gunicorn", "-w", str(self.HOST_WORKERS), "-k", "gthread", "--threads",
+                   "16", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                   f"sandbox.app:create_sandbox_app({self.sandbox_url!r})")
         self.wait_port(port)
         self.host_url = f"http://127.0.0.1:{port}"
 
         from flask_migrate import upgrade
 
         from scrm.app import create_app
-        from scrm.services import channels, media, sync
         from scrm.extensions import db
+        from scrm.models import Employee, Tag
+        from scrm.services import channels, sync
         from scrm.services.corps import register_corp
 
         self.app = create_app()
@@ -114,19 +141,16 @@ class Bench:
             self.corp_id, self.corp_key = corp.id, corp.corp_key
             for stage in ("employees", "tags"):
                 sync.run_sync(sync.start(corp, stage).id)
-            from scrm.models import Employee, Tag
-
             staff = list(db.session.scalars(select(Employee).where(Employee.corp_id == corp.id)
                                                  .order_by(Employee.id).limit(self.args.members)))
-            tags = list(db.session.scalars(select(Tag.id).where(Tag.corp_id == corp.id).limit(2)))
-            banner = media.save_image(corp, "welcome.png", _banner())
+            tags = list(db.session.scalars(select(Tag).where(Tag.corp_id == corp.id, Tag.host_id.is_not(None))
+                                               .order_by(Tag.id).limit(2)))
             channel = channels.create_channel(corp, {
-                "name": "直播间", "members": [{"employee_id": e.id} for e in staff], "tags": tags,
-                "remark_template": "{channel}{date}",
-                "welcome": {"text": self.args.welcome,
-                            "attachments": [{"type": "image", "media_id": banner.id},
-                                            {"type": "link", "title": "领取优惠券", "url": "https://example.com/c"}]}})
+                "name": CHANNEL, "members": [{"employee_id": e.id} for e in staff], "tags": [t.id for t in tags],
+                "remark_template": "{channel}{date}", "welcome": self.welcome(corp)})
             self.state, self.listed = channel.state, list(channel.listed_user_ids)
+            self.channel_id = channel.id
+            self.tag_ids, self.host_tag_ids = [t.id for t in tags], [t.host_id for t in tags]
 
         self.web_port = free_port()
         self.spawn("web", python, "-m", "gunicorn", "-w", str(self.args.web_workers), "-k", "gthread", "--threads", "8",

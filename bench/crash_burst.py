@@ -28,8 +28,6 @@ import os
 import re
 import secrets
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,13 +36,12 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import create_engine, select, text
 
-from bench.callback_ingest import MYSQL, ROOT, bench_env, free_port
-from bench.channel_welcome import Bench, add_event
+from bench.callback_ingest import MYSQL
+from bench.channel_welcome import CHANNEL, Bench, add_event
 from sandbox.delivery import WECOM
 
 REDIS = os.environ.get("BENCH_CRASH_REDIS_URL", "redis://127.0.0.1:6379/7")
 WINDOW = 20.0
-CHANNEL = "直播间"
 EXT = re.compile(r"<ExternalUserID><!\[CDATA\[([^\]]+)\]\]>")
 
 
@@ -63,6 +60,7 @@ def alive_in_group(pgid: int) -> bool:
 class CrashBench(Bench):
     """One scenario's stack; the web server and the urgent worker run in process groups of their own."""
 
+    HOST_WORKERS = 2
     KILLABLE = ("web", "urgent")
 
     def __init__(self, workdir: Path, args, scenario: str):
@@ -70,91 +68,15 @@ class CrashBench(Bench):
         self.scenario = scenario
         self.db_name = f"scrm_bench_crash_{os.getpid()}_{scenario}"
         self.db_url = f"{MYSQL}/{self.db_name}?charset=utf8mb4"
-        self.argv: dict[str, tuple[str, ...]] = {}
+        self.redis_url = args.redis_url
         self.outage: dict[str, float] = {}
 
-    def env(self) -> dict:
-        env = bench_env(self.db_url, self.workdir)
-        env["SCRM_REDIS_URL"] = self.args.redis_url
-        return env
+    def seed_customers(self) -> int:
+        return 10  # no sync runs meanwhile: the sandbox corp needs its employees and tags only
 
-    def spawn(self, name: str, *argv: str) -> None:
-        self.argv[name] = argv
-        log = open(self.workdir / f"{name}.log", "a")
-        proc = subprocess.Popen(list(argv), env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=name in self.KILLABLE)
-        self.procs.append(proc)
-        self.named[name] = proc
-
-    # ---------------------------------------------------------------- setup
-
-    def start(self) -> None:
-        server = create_engine(MYSQL)
-        with server.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE `{self.db_name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-        server.dispose()
-        os.environ.update(self.env())
-        import redis
-
-        self.redis = redis.Redis.from_url(self.args.redis_url)
-        self.redis.flushdb()
-        from sandbox.app import open_sandbox
-        from sandbox.control import Control
-
-        state = open_sandbox(self.sandbox_url)
-        self.sandbox = state.db
-        control = Control(state)
-        self.sbx = control.create_corp("wecom")
-        control.seed(self.sbx.corp_id, employees=self.args.employees, customers=10)
-        port = free_port()
-        python = sys.executable
-        self.spawn("sandbox", python, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "16", "-b",
-                   f"127.0.0.1:{port}", "--log-level", "warning", f"sandbox.app:create_sandbox_app({self.sandbox_url!r})")
-        self.wait_port(port)
-        self.host_url = f"http://127.0.0.1:{port}"
-
-        from flask_migrate import upgrade
-
-        from scrm.app import create_app
-        from scrm.extensions import db
-        from scrm.models import Employee, Tag
-        from scrm.services import channels, sync
-        from scrm.services.corps import register_corp
-
-        self.app = create_app()
-        with self.app.app_context():
-            upgrade()
-            corp = register_corp(platform="wecom", name="bench", corp_id=self.sbx.corp_id, agent_id=self.sbx.agent_id,
-                                 secret=self.sbx.secret, callback_token=self.sbx.callback_token,
-                                 callback_aes_key=self.sbx.callback_aes_key, api_base=f"{self.host_url}/wecom")
-            self.corp_id, self.corp_key = corp.id, corp.corp_key
-            for stage in ("employees", "tags"):
-                sync.run_sync(sync.start(corp, stage).id)
-            staff = list(db.session.scalars(select(Employee).where(Employee.corp_id == corp.id)
-                                                 .order_by(Employee.id).limit(self.args.members)))
-            tags = list(db.session.scalars(select(Tag).where(Tag.corp_id == corp.id, Tag.host_id.is_not(None))
-                                               .order_by(Tag.id).limit(2)))
-            channel = channels.create_channel(corp, {
-                "name": CHANNEL, "members": [{"employee_id": e.id} for e in staff], "tags": [t.id for t in tags],
-                "remark_template": "{channel}{date}",
-                "welcome": {"text": "您好，感谢关注直播间！",
-                            "attachments": [{"type": "link", "title": "领取优惠券", "url": "https://example.com/c"}]}})
-            self.state, self.listed = channel.state, list(channel.listed_user_ids)
-            self.channel_id = channel.id
-            self.tag_ids = [t.id for t in tags]
-            self.host_tag_ids = [t.host_id for t in tags]
-
-        self.web_port = free_port()
-        self.spawn("web", python, "-m", "gunicorn", "-w", str(self.args.web_workers), "-k", "gthread", "--threads", "8",
-                   "-b", f"127.0.0.1:{self.web_port}", "--log-level", "warning", "scrm.wsgi:app")
-        celery = [python, "-m", "celery", "-A", "tasks.worker:celery"]
-        self.spawn("urgent", *celery, "worker", "-Q", "urgent", "-c", str(self.args.urgent_workers), "-n", "urgent@%h",
-                   "--loglevel", "WARNING", "--without-gossip", "--without-mingle")
-        self.spawn("bulk", "nice", "-n", "10", *celery, "worker", "-Q", "bulk", "-c", "1", "-n", "bulk@%h",
-                   "--loglevel", "WARNING", "--without-gossip", "--without-mingle")
-        self.spawn("beat", *celery, "beat", "--loglevel", "WARNING", "-s", str(self.workdir / "beat-schedule"))
-        self.wait_port(self.web_port)
-        time.sleep(3)  # workers connect to the broker
+    def welcome(self, corp) -> dict:
+        return {"text": "您好，感谢关注直播间！",
+                "attachments": [{"type": "link", "title": "领取优惠券", "url": "https://example.com/c"}]}
 
     # ---------------------------------------------------------------- the crash
 

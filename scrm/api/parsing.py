@@ -11,7 +11,6 @@ from werkzeug.routing import IntegerConverter
 from scrm.models.base import MAX_ID
 
 
-
 class Parser(FlaskParser):
     def _raw_load_json(self, req):
         if not is_json_request(req):

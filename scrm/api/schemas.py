@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import RAISE, Schema, fields, validate
 
+from scrm.models import ROLES
 from scrm.models.base import MAX_ID
 from scrm.services import channel_qr
 from scrm.services.channels import ALLOCATIONS, WELCOME_MODES
@@ -199,7 +200,7 @@ class CostsPut(Strict):
 
 
 class TokenIn(Strict):
-    role = fields.Str(required=True, validate=validate.OneOf(["admin", "manager", "sales"]))
+    role = fields.Str(required=True, validate=validate.OneOf(ROLES))
     employee_id = fields.Int(metadata={"description": "the employee (manager and sales tokens), from /employees"})
     label = fields.Str(validate=validate.Length(max=64))
 

@@ -159,9 +159,8 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         # a new customer, and the employee hears of the registration
         log.info("landing: channel %s: the host has this mobile already", channel_id)
         with unit_of_work():
-            notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id,
-                                   notification(channel, name, mobile, again=True))
-        return Registration(name, employee, created=False, followups=[notify.id])
+            notify = _notify(corp, employee, notification(channel, name, mobile, again=True))
+        return Registration(name, employee, created=False, followups=[notify])
     # the contact exists on the host now; the labels and remark went with it, so what follows is local
     with unit_of_work():
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
@@ -174,11 +173,10 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         owed = channels.rules_for(corp, rel, customer, employee)
         if owed is not None:
             channels.record_rules(owed)  # its host part (labels, remark) went with the contact
-        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id,
-                               notification(channel, customer.name, customer.mobile))
+        notify = _notify(corp, employee, notification(channel, customer.name, customer.mobile))
     channels.use_up_code(corp, owed, host)
     log.debug("landing: customer %s registered through channel %s", customer.id, channel_id)
-    return Registration(name, employee, created=True, customer=customer, followups=[notify.id])
+    return Registration(name, employee, created=True, customer=customer, followups=[notify])
 
 
 def _registered(corp: Corp, channel: Channel, mobile: str, name: str, receiver: Employee) -> Registration | None:
@@ -192,9 +190,13 @@ def _registered(corp: Corp, channel: Channel, mobile: str, name: str, receiver: 
     if follower is None:
         return None
     with unit_of_work():
-        notify = followups.add(corp.id, NOTIFY_TASK, corp.id, follower.host_id,
-                               notification(channel, name, mobile, again=True))
-    return Registration(name, receiver, created=False, customer=known, followups=[notify.id])
+        notify = _notify(corp, follower, notification(channel, name, mobile, again=True))
+    return Registration(name, receiver, created=False, customer=known, followups=[notify])
+
+
+def _notify(corp: Corp, employee: Employee, text: str) -> int:
+    """Store the employee's work notification (inside the caller's unit); the follow-up's id."""
+    return followups.add(corp.id, NOTIFY_TASK, corp.id, employee.host_id, text).id
 
 
 def submit(code: str, *, name: str, mobile: str, consent: bool, shown: tuple[int, int] | None = None,

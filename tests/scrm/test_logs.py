@@ -2,15 +2,13 @@
 import io
 import logging
 import re
-import socket
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.serving import make_server
 
 from scrm import logs
+from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture: product + sandbox on one live server)
 
 LEAKS = re.compile(r"(corpsecret|appsecret|access_token|accessToken|appSecret)[\"']?\s*[=:]\s*[\"']?(?!\*\*\*)[\w-]",
                    re.IGNORECASE)
@@ -62,34 +60,15 @@ def test_the_gunicorn_access_log_masks_query_strings(app):
     assert "corpsecret=***" in line and "S3cr3t" not in line and "T0k" not in line
 
 
-@pytest.fixture
-def served(make_app, tmp_path):
-    """The embedded default on a real server: the product calls the sandbox mounted at /sandbox over HTTP."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = make_app(SANDBOX=True, SANDBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'sandbox.db'}",
-                   BASE_URL=f"http://127.0.0.1:{port}", TASKS_EAGER=True)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with app.app_context():
-        yield app
-        from tests.conftest import _clean_tables
-
-        _clean_tables()
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.parametrize("platform, masked", [("wecom", "corpsecret=***"), ("dingtalk", "access_token=***")])
-def test_a_sandbox_backed_host_call_logs_no_secret(served, caplog, platform, masked):
+def test_a_sandbox_backed_host_call_logs_no_secret(embedded, caplog, platform, masked):
     from scrm.embedded import connect_sandbox_corp
     from scrm.extensions import db
     from scrm.models import Corp
     from scrm.services.corps import host_for
 
     caplog.set_level(logging.DEBUG)  # werkzeug's access log and urllib3's request lines
-    info = connect_sandbox_corp(served, platform, employees=2, customers=2)
+    info = connect_sandbox_corp(embedded, platform, employees=2, customers=2)
     corp = db.session.query(Corp).filter_by(corp_key=info["corp_key"]).one()
     host_for(corp).list_departments()
     text = caplog.text

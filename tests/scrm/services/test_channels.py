@@ -426,22 +426,31 @@ def test_rules_apply_when_a_sync_recorded_the_relationship_first(corp, fake_host
     assert db.session.get(Relationship, rel.id).remark.startswith("春季海报-")
 
 
+class Killed(BaseException):
+    """The worker dies: no except clause of ours sees it."""
+
+
+def killed_in(corp, fake_host, method: str, **channel) -> int:
+    """An add with a welcome code, processed until the host call `method`, where its worker dies; the row's id."""
+    from scrm.services import inbox, processing
+
+    created = welcome_channel(corp, **channel)
+    fake_host.add_friend("zhang", "wm1", state=created.state)
+    fake_host.fail_next[method] = Killed()
+    row_id, _ = inbox.store(corp, platforms().parse("wecom", wx.added("zhang", "wm1", state=created.state,
+                                                                      welcome_code="CODE1")), handled=True)
+    with pytest.raises(Killed):
+        processing.process(row_id)
+    db.session.rollback()
+    return row_id
+
+
 def test_a_worker_killed_mid_welcome_is_taken_over_while_the_code_lives(corp, fake_host, app):
     """The lease on an add is seconds long until its welcome is recorded (the code lives 20 s), then the usual."""
     from scrm.models import InboxEvent
     from scrm.services import inbox, processing
 
-    class Killed(BaseException):
-        """The worker dies: no except clause of ours sees it."""
-
-    channel = welcome_channel(corp)
-    fake_host.add_friend("zhang", "wm1", state=channel.state)
-    fake_host.fail_next["send_welcome"] = Killed()
-    row_id, _ = inbox.store(corp, platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state,
-                                                                      welcome_code="CODE1")), handled=True)
-    with pytest.raises(Killed):
-        processing.process(row_id)
-    db.session.rollback()
+    row_id = killed_in(corp, fake_host, "send_welcome")
     row = db.session.get(InboxEvent, row_id)
     short = timedelta(seconds=app.config["INBOX_WELCOME_LEASE_SECONDS"])
     assert row.status == "processing" and row.locked_until <= utcnow() + short
@@ -454,20 +463,9 @@ def test_a_worker_killed_mid_welcome_is_taken_over_while_the_code_lives(corp, fa
 
 def test_once_the_welcome_is_recorded_the_add_keeps_the_usual_lease(corp, fake_host, app):
     from scrm.models import InboxEvent
-    from scrm.services import inbox, processing
 
-    class Killed(BaseException):
-        pass
-
-    channel = welcome_channel(corp, welcome={"text": "欢迎！"})
-    fake_host.add_friend("zhang", "wm1", state=channel.state)
-    fake_host.fail_next["get_customer"] = Killed()  # after the welcome, in the slower work
-    row_id, _ = inbox.store(corp, platforms().parse("wecom", wx.added("zhang", "wm1", state=channel.state,
-                                                                      welcome_code="CODE1")), handled=True)
-    with pytest.raises(Killed):
-        processing.process(row_id)
-    db.session.rollback()
-    row = db.session.get(InboxEvent, row_id)
+    # after the welcome (whose text needs no name lookup), in the slower work
+    row = db.session.get(InboxEvent, killed_in(corp, fake_host, "get_customer", welcome={"text": "欢迎！"}))
     assert row.locked_until >= utcnow() + timedelta(seconds=app.config["INBOX_LEASE_SECONDS"] - 5)
 
 
