@@ -30,14 +30,24 @@ def _require(name: str) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Real-worker tests belong to the MySQL + Redis leg; the embedded leg runs tasks in-process.
+    # Tests that need Redis, MySQL or a real worker belong to the MySQL + Redis leg; the embedded leg (SQLite,
+    # tasks in-process) needs nothing else, so they are not part of it (deselected, never skipped).
     if LEG != "mysql":
         keep, drop = [], []
         for item in items:
-            (drop if item.get_closest_marker("worker") else keep).append(item)
+            (drop if _needs_services(item) else keep).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def _needs_services(item) -> bool:
+    """A test that starts a worker, or asks for Redis or MySQL: by marker, fixture, or a parameter that names one
+    (the Redis variant of a test run against both stores)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return (any(item.get_closest_marker(name) for name in ("worker", "redis", "mysql"))
+            or bool({"redis_url", "mysql_url"} & set(getattr(item, "fixturenames", ())))
+            or any(isinstance(v, str) and v.startswith("redis") for v in params.values()))
 
 
 def pytest_report_header(config):
