@@ -55,11 +55,10 @@ $(WEUI_CSS): package-lock.json
 ## setup: install everything the service needs (idempotent); the tests also install Chromium
 setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(WEUI_CSS)
 
-## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps) at $(HOST):$(PORT)
-run: export SCRM_BASE_URL ?= http://$(HOST):$(PORT)
+## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps synced) at $(HOST):$(PORT)
 run: setup
 	$(SCRM) db upgrade
-	$(SCRM) sandbox connect --if-empty
+	$(SCRM) sandbox connect --if-empty --seed 1
 	$(SCRM) serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite on SQLite, then again on MySQL + Redis (+ a real worker) when

@@ -112,22 +112,47 @@ def seed(corp_id: str, customers: int, employees: int, rng_seed: int | None, db:
 @click.option("--corp", "corp_id", required=True, help="the product's corp_key, or the sandbox corp id")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="scenario parameter, e.g. -p customers=200 -p codes=3 -p over=60")
+@click.option("--channel", "channel_id", type=int, default=None,
+              help="scan: customers scan this channel of the product (its id; -p customers=N)")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait for the callbacks to be delivered")
 @db_option
-def play(scenario: str, corp_id: str, params: tuple[str, ...], wait: bool, db: str | None) -> None:
-    """Play a scenario or a single action (scan, churn, leave, join, tag_edit, group_chat, refuse_transfer, ...)."""
+def play(scenario: str, corp_id: str, params: tuple[str, ...], channel_id: int | None, wait: bool,
+         db: str | None) -> None:
+    """Play a scenario or a single action (scan, churn, leave, join, tag_edit, group_chat, refuse_transfer, ...).
+
+    `scan --channel ID` has customers scan one of the product's channels (run it as `scrm sandbox play`)."""
     kwargs: dict[str, Any] = {}
     for item in params:
         key, sep, raw = item.partition("=")
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
         kwargs[key.strip()] = _value(raw)
+    if channel_id is not None:
+        _play_channel(scenario, corp_id, channel_id, kwargs, wait)
+        return
     try:
         control = _control(db)
         result = control.play(_corp_id(control, corp_id), scenario, wait=wait, **kwargs)
     except (LookupError, ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo(result)
+
+
+def _play_channel(scenario: str, corp: str, channel_id: int, kwargs: dict[str, Any], wait: bool) -> None:
+    from flask import current_app, has_app_context
+
+    scan = current_app.extensions.get("sandbox.channel_scan") if has_app_context() else None
+    if scenario != "scan":
+        raise click.UsageError("--channel goes with the scan action only")
+    if scan is None:
+        raise click.UsageError("--channel names a channel of the product: run this as `scrm sandbox play`")
+    unknown = set(kwargs) - {"customers", "over"}
+    if unknown:
+        raise click.UsageError(f"scan --channel takes -p customers=N and -p over=SECONDS, not {sorted(unknown)}")
+    try:
+        _echo(scan(corp, channel_id, wait=wait, **kwargs))
+    except (LookupError, ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @sandbox.command()

@@ -17,6 +17,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     app.config.update(build_flask_config(settings))
     if config:
         app.config.update(config)
+    app.json.ensure_ascii = False  # Chinese names read as Chinese in every JSON answer
     _configure_logging(app)
     from scrm import proxies
 

@@ -6,13 +6,15 @@ import json
 import os
 import shutil
 import sys
+import threading
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
-from scrm.config import mask_url
+from scrm.config import mask_url, record_served_address
 
 
 def reason(exc: Exception) -> str:
@@ -39,6 +41,52 @@ def _celery_argv(kind: str, extra: list[str]) -> list[str]:
             f"separate {kind}")
     celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or "celery"
     return [celery, "-A", "tasks.worker:celery", kind, *extra]
+
+
+class Server:
+    """The threaded development server; in the embedded default it first points the sandbox corps at its own
+    address and, once listening, syncs the sandbox corps never synced (the host is this same server), then runs
+    beat's schedule in a thread. `/readyz` answers 503 until that first sync is over."""
+
+    def __init__(self, app: Flask, host: str, port: int):
+        self.app, self.host, self.port = app, host, port
+
+    def run(self) -> None:
+        from werkzeug.serving import make_server
+
+        app = self.app
+        server = make_server(self.host, self.port, app, threaded=True)
+        click.echo(f"SCRM on http://{self.host}:{self.port}  (database "
+                   f"{mask_url(app.config['SQLALCHEMY_DATABASE_URI'])})")
+        if "scrm.sandbox" in app.extensions:
+            from scrm import embedded
+
+            for key in embedded.follow_address(app):
+                click.echo(f"sandbox corp {key} now at {app.config['BASE_URL']}")
+            app.extensions["scrm.starting"] = "syncing the sandbox corps"
+            threading.Thread(target=self._first_sync, name="sandbox-sync", daemon=True).start()
+        if app.config["TASKS_EAGER"]:
+            EmbeddedBeat(app).start()
+        if "scrm.starting" not in app.extensions:
+            self._ready()
+        server.serve_forever()
+
+    def _first_sync(self) -> None:
+        from scrm import embedded
+
+        try:
+            with self.app.app_context():
+                embedded.sync_new_sandbox_corps(self.app)
+        except Exception as exc:  # the service still serves; the reason is on the sync run and in the log
+            self.app.logger.exception("the first sync of the sandbox corps failed")
+            click.echo(f"the first sync of the sandbox corps failed: {exc}; run `scrm sync --corp KEY` again",
+                       err=True)
+        finally:
+            self.app.extensions.pop("scrm.starting", None)
+            self._ready()
+
+    def _ready(self) -> None:
+        click.echo(f"ready: open {self.app.config['BASE_URL']}/")
 
 
 class EmbeddedBeat:
@@ -72,7 +120,6 @@ class EmbeddedBeat:
         return ran
 
     def start(self) -> None:
-        import threading
         import time
 
         def loop() -> None:
@@ -93,13 +140,12 @@ def register_commands(app: Flask) -> None:
     def serve(host: str, port: int) -> None:
         """Serve HTTP with a threaded server (use gunicorn `scrm.wsgi:app` in production)."""
         check_database()
-        from werkzeug.serving import run_simple
-
         app = current_app._get_current_object()
-        click.echo(f"SCRM on http://{host}:{port}  (database {mask_url(app.config['SQLALCHEMY_DATABASE_URI'])})")
-        if app.config["TASKS_EAGER"]:
-            EmbeddedBeat(app).start()
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        if not app.config["SCRM_SETTINGS"].BASE_URL:  # no SCRM_BASE_URL: this address, for every command
+            shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+            app.config["BASE_URL"] = f"http://{shown}:{port}"
+            record_served_address(Path(app.instance_path), app.config["BASE_URL"])
+        Server(app, host, port).run()
 
     @app.cli.command("worker", context_settings={"ignore_unknown_options": True})
     @click.option("--queues", "-Q", default="urgent,bulk", show_default=True)

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+
+
 class ConfigError(Exception):
     """A setting is missing or unsafe; the message names the variable."""
 
@@ -34,7 +37,7 @@ class Settings:
     BROKER_URL: str = ""  # default: REDIS_URL
     TASKS_EAGER: bool | None = None  # default: true when there is no broker
     SECRET_KEY: str = ""  # default in development: generated once into <instance>/secret_key
-    BASE_URL: str = "http://127.0.0.1:5000"
+    BASE_URL: str = ""  # default: the address `scrm serve` last served on (kept in the instance), else DEFAULT_BASE_URL
     SANDBOX: bool | None = None  # mount the host emulator at /sandbox; default: on unless production
     SANDBOX_DATABASE_URL: str = ""  # default: sqlite:///<instance>/sandbox.db
     LOG_LEVEL: str = "INFO"
@@ -91,6 +94,21 @@ def mask_url(url: str) -> str:
     return url
 
 
+def served_address(instance: Path) -> str | None:
+    """The address `scrm serve` last served on without SCRM_BASE_URL (see `record_served_address`)."""
+    try:
+        return (instance / "base_url").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def record_served_address(instance: Path, url: str) -> None:
+    """Keep the address the embedded server runs on, so every other command (`scrm corp list`, `scrm sandbox
+    play`, ...) prints and uses the same URLs without SCRM_BASE_URL being exported to it."""
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "base_url").write_text(url + "\n")
+
+
 def _instance_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
@@ -111,6 +129,7 @@ def build_flask_config(settings: Settings) -> dict:
             ("SCRM_SECRET_KEY", settings.SECRET_KEY),
             ("SCRM_DATABASE_URL", settings.DATABASE_URL),
             ("SCRM_REDIS_URL", settings.REDIS_URL),
+            ("SCRM_BASE_URL", settings.BASE_URL),
         ) if not value]
         if missing:
             raise ConfigError(f"production requires {', '.join(missing)} to be set")
@@ -150,7 +169,7 @@ def build_flask_config(settings: Settings) -> dict:
         "REDIS_URL": settings.REDIS_URL or None,
         "BROKER_URL": broker_url or None,
         "TASKS_EAGER": eager,
-        "BASE_URL": settings.BASE_URL.rstrip("/"),
+        "BASE_URL": (settings.BASE_URL or served_address(instance) or DEFAULT_BASE_URL).rstrip("/"),
         "SANDBOX": sandbox,
         "SANDBOX_DATABASE_URL": settings.SANDBOX_DATABASE_URL or f"sqlite:///{instance / 'sandbox.db'}",
         "MAX_CONTENT_LENGTH": settings.MAX_CALLBACK_BYTES,

@@ -44,12 +44,13 @@ def _check_broker() -> str | None:
 
 @bp.get("/readyz")
 def readyz():
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = {"database": _check_database(), "broker": _check_broker(),
+              "startup": current_app.extensions.get("scrm.starting")}
     ready = all(v is None for v in checks.values())
     if not ready:
         log.warning("not ready: %s", {k: v for k, v in checks.items() if v})
     body = {"status": "ready" if ready else "not ready",
-            "checks": {k: ("ok" if v is None else f"error: {v}") for k, v in checks.items()}}
+            "checks": {k: ("ok" if v is None else v if k == "startup" else f"error: {v}") for k, v in checks.items()}}
     if not current_app.config["BROKER_URL"] or current_app.config["TASKS_EAGER"]:
         body["checks"]["broker"] = "in-process"
     return jsonify(body), (200 if ready else 503)

@@ -178,8 +178,8 @@ class ChannelList(Schema):
 
 
 class StatsQuery(Strict):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "default: 6 days before `to`"})
+    to = fields.Date(load_default=None, metadata={"description": "default: today in the corp's time zone"})
     by = fields.Str(load_default="day", validate=validate.OneOf(["day", "employee"]),
                     metadata={"description": "CSV rows per day or per employee"})
 

@@ -68,11 +68,14 @@ def _bounds(corp: Corp, start: date, end: date) -> tuple[datetime, datetime]:
     return utc(start), utc(end + timedelta(days=1))
 
 
-def channel_stats(corp: Corp, channel_id: int, start: date, end: date) -> dict:
-    """Per day (the corp's time zone) and per employee, with totals, for [start, end]."""
+def channel_stats(corp: Corp, channel_id: int, start: date | None, end: date | None) -> dict:
+    """Per day (the corp's time zone) and per employee, with totals, for [start, end] (default: the last 7 days,
+    today included)."""
     channel = get_channel(corp, channel_id)
-    lower, upper = _bounds(corp, start, end)
     zone = corp_zone(corp)
+    end = end or datetime.now(zone).date()
+    start = start or end - timedelta(days=6)
+    lower, upper = _bounds(corp, start, end)
     days = {start + timedelta(days=n): Tally() for n in range((end - start).days + 1)}
     people: dict[int, Tally] = defaultdict(Tally)
     total = Tally()

@@ -32,6 +32,10 @@ def _validate(platform: str, name: str, corp_id: str, secret: str, agent_id: str
         raise ValidationError("callback_aes_key", "must be the 43 letters and digits of the EncodingAESKey")
     if callback_token is not None and not _TOKEN.match(callback_token):
         raise ValidationError("callback_token", "must be 1 to 32 letters and digits")
+    _validate_api_base(api_base)
+
+
+def _validate_api_base(api_base: str | None) -> None:
     if api_base is not None and not re.match(r"^https?://", api_base):
         raise ValidationError("api_base", "must be an http(s) URL")
 
@@ -40,7 +44,7 @@ def _validate(platform: str, name: str, corp_id: str, secret: str, agent_id: str
 def register_corp(*, platform: str, name: str, corp_id: str, secret: str, agent_id: str | None = None,
                   app_key: str | None = None, callback_token: str | None = None,
                   callback_aes_key: str | None = None, api_base: str | None = None,
-                  options: dict | None = None) -> Corp:
+                  options: dict | None = None, corp_key: str | None = None) -> Corp:
     """Register a corp with its credentials sealed at rest."""
     _validate(platform, name, corp_id, secret, agent_id, app_key, callback_token, callback_aes_key, api_base)
     exists = db.session.scalar(select(Corp).where(Corp.platform == platform, Corp.corp_id == corp_id))
@@ -50,8 +54,21 @@ def register_corp(*, platform: str, name: str, corp_id: str, secret: str, agent_
                 app_key=app_key, secret=secret, callback_token=callback_token,
                 callback_aes_key=callback_aes_key, api_base=api_base.rstrip("/") if api_base else None,
                 options=options or {})
+    if corp_key:
+        if not re.match(r"^[a-z0-9-]{3,32}$", corp_key):
+            raise ValidationError("corp_key", "must be 3 to 32 lowercase letters, digits or dashes")
+        corp.corp_key = corp_key
     db.session.add(corp)
     db.session.flush()
+    return corp
+
+
+@transactional
+def move_api_base(corp_key: str, api_base: str | None) -> Corp:
+    """Point a corp at another API root (the sandbox on another address)."""
+    _validate_api_base(api_base)
+    corp = get_corp(corp_key)
+    corp.api_base = api_base.rstrip("/") if api_base else None
     return corp
 
 

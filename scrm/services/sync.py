@@ -71,6 +71,12 @@ def start(corp: Corp, only: str | None = None) -> SyncRun:
     return run
 
 
+def ever_finished(corp: Corp) -> bool:
+    """Whether a full sync of the corp ever finished."""
+    return db.session.scalar(select(SyncRun.id).where(SyncRun.corp_id == corp.id, SyncRun.status == "done")
+                             .limit(1)) is not None
+
+
 def run_sync(run_id: int, *, progress: Callable[[Progress], None] | None = None, host: Host | None = None) -> SyncRun:
     """Run (or resume) a sync to the end; a failure is recorded on the run and raised."""
     run = db.session.get(SyncRun, run_id)

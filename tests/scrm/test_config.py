@@ -33,8 +33,9 @@ def test_env_values_are_typed():
 
 
 @pytest.mark.parametrize("env, missing", [
-    ({}, "SCRM_SECRET_KEY, SCRM_DATABASE_URL, SCRM_REDIS_URL"),
-    ({"SCRM_SECRET_KEY": "x" * 40, "SCRM_REDIS_URL": "redis://r"}, "SCRM_DATABASE_URL"),
+    ({}, "SCRM_SECRET_KEY, SCRM_DATABASE_URL, SCRM_REDIS_URL, SCRM_BASE_URL"),
+    ({"SCRM_SECRET_KEY": "x" * 40, "SCRM_REDIS_URL": "redis://r", "SCRM_BASE_URL": "https://s.example.com"},
+     "SCRM_DATABASE_URL"),
 ])
 def test_production_names_the_missing_variables(env, missing, tmp_path):
     env = {"SCRM_ENV": "production", "SCRM_INSTANCE_PATH": str(tmp_path), **env}
@@ -51,7 +52,7 @@ def test_production_names_the_missing_variables(env, missing, tmp_path):
 ])
 def test_production_refuses_unsafe_values(env, variable):
     base = {"SCRM_ENV": "production", "SCRM_SECRET_KEY": "k" * 40, "SCRM_REDIS_URL": "redis://r",
-            "SCRM_DATABASE_URL": "mysql+pymysql://u:p@db/scrm"}
+            "SCRM_DATABASE_URL": "mysql+pymysql://u:p@db/scrm", "SCRM_BASE_URL": "https://s.example.com"}
     with pytest.raises(ConfigError, match=variable):
         build_flask_config(Settings.from_env({**base, **env}))
 
@@ -59,3 +60,15 @@ def test_production_refuses_unsafe_values(env, variable):
 def test_mask_url_hides_password():
     assert mask_url("mysql+pymysql://root:s3cr3t@db:3306/scrm") == "mysql+pymysql://root:***@db:3306/scrm"
     assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_the_base_url_is_the_one_set_else_where_the_server_last_served_else_port_5000(tmp_path):
+    from scrm.config import record_served_address
+
+    def base(**env):
+        return build_flask_config(Settings.from_env({"SCRM_INSTANCE_PATH": str(tmp_path), **env}))["BASE_URL"]
+
+    assert base() == "http://127.0.0.1:5000"
+    record_served_address(tmp_path, "http://127.0.0.1:5078")
+    assert base() == "http://127.0.0.1:5078"  # `scrm corp list` in another shell prints the served URLs
+    assert base(SCRM_BASE_URL="https://scrm.example.com/") == "https://scrm.example.com"
