@@ -8,6 +8,7 @@ SANDBOX_PTH := $(VENV)/.sandbox-on-path
 FONT   := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 CHROMIUM := /usr/bin/chromium
 WEUI_CSS := h5/static/vendor/weui.min.css
+SWAGGER_UI := scrm/api/static/vendor/swagger-ui-bundle.js
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -52,8 +53,15 @@ $(WEUI_CSS): package-lock.json
 	mkdir -p $(@D)
 	cp node_modules/weui/dist/style/weui.min.css $@
 
+# Swagger UI for the API docs page, pinned in package-lock.json and served by the backend like WeUI.
+$(SWAGGER_UI): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/favicon-32x32.png $(@D)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js $@
+
 ## setup: install everything the service needs (idempotent); the tests also install Chromium
-setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(WEUI_CSS)
+setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(WEUI_CSS) $(SWAGGER_UI)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps synced) at $(HOST):$(PORT)
 run: setup

@@ -1,4 +1,5 @@
-"""The JSON API at /api/v1 (flask-smorest; OpenAPI at /api/v1/openapi.json): thin resources over services.
+"""The JSON API at /api/v1 (flask-smorest; OpenAPI at /api/v1/openapi.json, its docs page at /api/v1/docs in
+scrm.api.docs): thin resources over services.
 
 Every request needs `Authorization: Bearer <token>` (`scrm token create`); errors are JSON {code, message} and
 validation errors name the field; unknown fields are rejected.
@@ -8,7 +9,6 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from flask_smorest import Api
 
-from scrm import page_headers
 from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.host import HostError, HostUnsupported
 
@@ -16,8 +16,8 @@ API_PREFIX = "/api/v1"
 
 
 def init_api(app: Flask) -> Api:
-    app.config.update(API_TITLE="SCRM", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
-                      OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS={"components": {"securitySchemes": {
+    app.config.update(API_TITLE="SCRM", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=None,
+                      API_SPEC_OPTIONS={"components": {"securitySchemes": {
                           "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     from scrm.api.parsing import IdConverter
 
@@ -28,32 +28,10 @@ def init_api(app: Flask) -> Api:
     for bp in (customers.bp, directory.bp, channels.bp, tokens.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
-    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", lambda: page_headers.secure(_docs(api)))
-    app.add_url_rule(f"{API_PREFIX}/docs.css", "api_docs_css", lambda: page_headers.secure(
-        app.response_class(_DOCS_CSS, mimetype="text/css")))
+    from scrm.api.docs import init_docs
+
+    init_docs(app, api, API_PREFIX)  # openapi.json in either language and the docs page
     return api
-
-
-# a stylesheet of its own: the page's Content-Security-Policy (the H5 pages' one) allows no inline style
-_DOCS_CSS = """body{font:14px/1.5 -apple-system,sans-serif;margin:2em;max-width:980px}code{background:#f4f4f4;padding:0 4px}
-td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left;vertical-align:top}table{border-collapse:collapse}
-"""
-_DOCS = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>SCRM API</title>
-<link rel="stylesheet" href="docs.css"></head><body><h1>SCRM API {{ spec.info.version }}</h1>
-<p>Every request needs <code>Authorization: Bearer &lt;token&gt;</code> (<code>scrm token create</code>).
-The machine-readable spec is <a href="openapi.json">openapi.json</a>.</p>
-<table><tr><th>method</th><th>path</th><th>what it does</th><th>parameters</th></tr>
-{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if method != "parameters" %}
-<tr><td>{{ method | upper }}</td><td><code>{{ path }}</code></td><td>{{ op.summary or op.description or "" }}</td>
-<td>{% for prm in op.parameters or [] %}<code>{{ prm.name }}</code> {% endfor %}</td></tr>{% endfor %}{% endfor %}
-</table></body></html>"""
-
-
-def _docs(api: Api):
-    """A docs page rendered here from the spec: no JavaScript from a CDN, so private deployments work too."""
-    from flask import make_response, render_template_string
-
-    return make_response(render_template_string(_DOCS, spec=api.spec.to_dict()))
 
 
 def _error_handlers(app: Flask) -> None:

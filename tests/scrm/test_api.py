@@ -200,20 +200,3 @@ def test_only_admins_edit_the_library_and_never_another_corps(client, world):
 
 def test_group_chats_listing(client, world):
     assert call(client, "GET", "/group-chats", world["tokens"]["admin"]).json == {"items": []}
-
-
-def test_the_docs_page_lists_the_endpoints_without_a_cdn(client):
-    page = client.get("/api/v1/docs").get_data(as_text=True)
-    assert "/api/v1/customers" in page and "openapi.json" in page and "cdn" not in page.lower()
-
-
-def test_the_docs_page_sends_the_h5_pages_security_headers(client):
-    from tests.h5.test_landing import _assert_security_headers
-
-    page = client.get("/api/v1/docs")
-    _assert_security_headers(page)
-    assert page.headers["Cache-Control"] == "no-store"
-    assert "<style" not in page.get_data(as_text=True) and 'href="docs.css"' in page.get_data(as_text=True)
-    css = client.get("/api/v1/docs.css")  # the CSP allows no inline style: the page's own stylesheet
-    assert css.status_code == 200 and css.mimetype == "text/css" and "table" in css.get_data(as_text=True)
-    _assert_security_headers(css)
