@@ -118,3 +118,60 @@ def test_the_relationship_lifecycle_table_against_the_sandbox(embedded):
     assert db.session.scalar(select(func.count()).select_from(Relationship)) == 1
     kinds = [e.kind for e in db.session.scalars(select(TimelineEntry).order_by(TimelineEntry.occurred_at))]
     assert kinds == ["added", "removed", "readded", "removed"]
+
+
+def test_sandbox_corps_follow_the_address_the_service_runs_on(embedded):
+    """Connected while the service ran on another port, the corps are moved both ways and host calls work."""
+    from scrm.embedded import connect_sandbox_corp, follow_address
+    from scrm.services import corps, sync
+
+    served = embedded.config["BASE_URL"]
+    embedded.config["BASE_URL"] = "http://127.0.0.1:9"  # an earlier run's address: nothing listens there
+    info = connect_sandbox_corp(embedded, "wecom", employees=2, customers=3)
+    embedded.config["BASE_URL"] = served
+    assert info["corp_key"] == "sandbox-wecom" and info["name"] == "星火科技（沙箱）"
+    assert follow_address(embedded) == ["sandbox-wecom"]
+    assert follow_address(embedded) == []  # already there
+    corp = corps.get_corp("sandbox-wecom")
+    assert corp.api_base == f"{served}/sandbox/wecom"
+    control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
+    assert control.corp(corp.corp_id).callback_url == f"{served}/callbacks/wecom/sandbox-wecom"
+    assert sync.run_sync(sync.start(corp).id).status == "done"
+    assert control.play(corp.corp_id, "join", name="新同事", wait=True)["delivered"] == 1
+
+
+def test_a_scan_of_a_channel_is_one_command_on_either_host(embedded):
+    from scrm.embedded import connect_sandbox_corp, sync_new_sandbox_corps
+    from scrm.models import Channel, Tag
+
+    for platform in ("wecom", "dingtalk"):
+        connect_sandbox_corp(embedded, platform, employees=3, customers=0, seed=1)
+    sync_new_sandbox_corps(embedded, echo=lambda line: None)
+    db.session.expire_all()
+    ids = {}
+    for key in ("sandbox-wecom", "sandbox-dingtalk"):
+        from scrm.services import access, corps
+
+        corp = corps.get_corp(key)
+        token = access.create_token(corp, "admin")
+        employee = db.session.scalar(select(Employee.id).where(Employee.corp_id == corp.id))
+        tag = db.session.scalar(select(Tag.id).where(Tag.corp_id == corp.id))
+        made = embedded.test_client().post("/api/v1/channels", headers={"Authorization": f"Bearer {token}"},
+                                           json={"name": "海报", "members": [{"employee_id": employee}],
+                                                 "tags": [tag]})
+        assert made.status_code == 201, made.json
+        ids[key] = made.json["id"]
+    runner = embedded.test_cli_runner()
+    for key, channel in ids.items():
+        done = runner.invoke(args=["sandbox", "play", "scan", "--corp", key, "--channel", str(channel),
+                                   "-p", "customers=2"])
+        assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    for channel in ids.values():
+        state = db.session.get(Channel, channel).state
+        assert db.session.scalar(select(func.count()).select_from(Relationship)
+                                 .where(Relationship.state == state)) == 2
+    wrong = runner.invoke(args=["sandbox", "play", "scan", "--corp", "sandbox-wecom", "--channel", "999"])
+    assert wrong.exit_code != 0 and "no channel 999" in wrong.output
+    other = runner.invoke(args=["sandbox", "play", "churn", "--corp", "sandbox-wecom", "--channel", "1"])
+    assert other.exit_code != 0 and "--channel goes with the scan action only" in other.output
