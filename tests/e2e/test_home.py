@@ -85,7 +85,12 @@ def test_without_the_sandbox_the_home_page_reveals_no_corp(make_app):
     with app.app_context():
         corps.register_corp(platform="wecom", name="秘密企业", corp_id="wwsecret", agent_id="1", secret="x")
         db.session.commit()
-        page = app.test_client().get("/")
+        try:
+            page = app.test_client().get("/")
+        finally:
+            from tests.conftest import _clean_tables
+
+            _clean_tables()
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "SCRM 服务正在运行" in html
     assert 'href="/api/v1/docs"' in html and 'href="/readyz"' in html
