@@ -45,7 +45,7 @@ def test_unknown_paths_answer_a_json_404_in_chinese(tmp_path):
         assert "沙箱中没有这个地址" in answer.json["message"]
 
 
-def test_mounted_under_sandbox_the_bare_prefix_redirects_to_the_index(embedded):
+def test_mounted_under_sandbox_the_bare_prefix_redirects_to_the_index(embedded):  # noqa: F811
     client = embedded.test_client()
     bare = client.get("/sandbox")
     assert bare.status_code in (301, 308) and bare.headers["Location"].endswith("/sandbox/")
