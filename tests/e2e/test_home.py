@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from scrm.extensions import db
 from scrm.models import Employee, Tag
-from scrm.services import channels, corps, sync
+from scrm.services import channels, corps, overview, sync
 from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture: product + sandbox on one live server)
 from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, _need
 
@@ -40,7 +40,8 @@ def test_the_embedded_home_shows_mode_corps_callback_urls_counts_and_commands(co
     assert "style-src 'self'" in page.headers["Content-Security-Policy"] and "<style" not in html
     assert "<script" not in html and 'style="' not in html
     assert "嵌入式默认模式" in html and "进程内执行" in html and "已开启" in html
-    assert "sqlite:///" in html and str(embedded.instance_path) not in html  # the database path masked
+    uri = embedded.config["SQLALCHEMY_DATABASE_URI"]
+    assert f'<code id="mode-database">{overview.mask_url(uri)}</code>' in html and uri not in html  # masked
     for href in ('href="/api/v1/docs"', 'href="/readyz"', 'href="/sandbox/"'):
         assert href in html
     base = connected["base"]
@@ -67,6 +68,14 @@ def test_a_wecom_channel_shows_its_state_qr_endpoint_and_the_scan_command(connec
     assert f"GET /api/v1/channels/{channel.id}/qr.png" in html and channel.state in html
     assert f".venv/bin/scrm sandbox play scan --corp {corp.corp_key} --channel {channel.id}" in html
     assert f'href="/h5/c/{channel.code}"' not in html
+
+
+def test_database_and_broker_locations_are_shown_without_credentials_or_home():
+    assert overview.mask_url("mysql+pymysql://scrm:pa55@db.internal:3306/scrm?charset=utf8mb4") == \
+        "mysql+pymysql://***@db.internal:3306/scrm"
+    assert overview.mask_url("redis://:pa55@cache:6379/0") == "redis://***@cache:6379/0"
+    assert overview.mask_url("sqlite:////home/someone/data/scrm.db") == "sqlite:///…/scrm.db"
+    assert overview.mask_url("not a url") == "（无法解析的地址）"
 
 
 def test_corp_names_are_data_shown_as_text(connected, embedded):  # noqa: F811
