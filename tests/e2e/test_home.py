@@ -137,3 +137,37 @@ def test_home_and_sandbox_index_in_headless_chromium_on_phone_and_desktop(connec
         finally:
             browser.close()
     assert violations == []
+
+
+def test_the_public_home_page_in_headless_chromium(make_app):
+    _need(CHROMIUM, "install Debian's chromium (`make setup` does)")
+    import socket
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    app = make_app(SANDBOX=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                for size, viewport in (("phone", {"width": 390, "height": 844}),
+                                       ("desktop", {"width": 1280, "height": 800})):
+                    page = browser.new_page(viewport=viewport, locale="zh-CN", is_mobile=size == "phone")
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    page.screenshot(path=SHOTS / f"home-public-{size}.png", full_page=True)
+                    assert page.locator("#title").inner_text() == "SCRM 服务正在运行"
+                    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+                    page.close()
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
