@@ -2,6 +2,7 @@
 
 Hosts: `/wecom/...` (sandbox.wecom.endpoints) and `/dingtalk/...` (sandbox.dingtalk.endpoints).
 Control: `/_control/...` JSON (sandbox.control), the same surface the in-process `Control` offers.
+Index: `/` in Chinese (sandbox.index): the hosts' roots, the corps, the clock, the actions, the control routes.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import Flask
 from sandbox.control import Control, control_bp
 from sandbox.core import SandboxDB
 from sandbox.dingtalk import endpoints as dingtalk_endpoints
+from sandbox.index import init_index
 from sandbox.state import Sandbox
 from sandbox.wecom import endpoints as wecom_endpoints
 
@@ -21,7 +23,7 @@ def open_sandbox(url: str) -> Sandbox:
 
 def create_sandbox_app(db_url: str, *, control_token: str | None = None) -> Flask:
     """The sandbox's Flask app: `app.extensions["sandbox"]` is its `Sandbox`, `["sandbox_control"]` its `Control`."""
-    app = Flask("sandbox")
+    app = Flask("sandbox", static_folder=None)  # the index serves its own stylesheet
     app.config["SANDBOX_CONTROL_TOKEN"] = control_token
     app.json.ensure_ascii = False
     sandbox = open_sandbox(db_url)
@@ -30,4 +32,5 @@ def create_sandbox_app(db_url: str, *, control_token: str | None = None) -> Flas
     app.register_blueprint(wecom_endpoints.bp, url_prefix="/wecom")
     app.register_blueprint(dingtalk_endpoints.bp, url_prefix="/dingtalk")
     app.register_blueprint(control_bp, url_prefix="/_control")
+    init_index(app)  # `/`: what the sandbox offers; unknown paths a JSON 404 in Chinese
     return app

@@ -14,6 +14,7 @@ LAYERS = [
     {"sandbox.wecom.endpoints", "sandbox.dingtalk.endpoints"},
     {"sandbox.scenarios", "sandbox.seed"},
     {"sandbox.control"},
+    {"sandbox.index"},
     {"sandbox.app"},
     {"sandbox.cli"},
 ]
