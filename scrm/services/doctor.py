@@ -88,7 +88,6 @@ def check_configuration() -> list[Check]:
 
 
 def check_database() -> list[Check]:
-    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

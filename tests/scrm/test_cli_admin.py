@@ -11,7 +11,9 @@ from scrm.extensions import db
 from scrm.models import Base, Channel, Corp, Followup, InboxEvent, Relationship
 from scrm.services import access, corps
 from tests.builders import make_corp, make_customer, make_employee
-from tests.scrm.test_cli import run  # noqa: F401 (the fixture)
+from tests.scrm import test_cli
+
+run = test_cli.run  # the `scrm` console script, as an admin runs it (a fixture)
 
 
 def add_corp(run, *extra, platform="wecom"):

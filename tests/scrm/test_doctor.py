@@ -7,7 +7,9 @@ from scrm.host import HostCredentialsError
 from scrm.models import Followup, InboxEvent
 from scrm.services import doctor
 from tests.builders import make_corp
-from tests.scrm.test_cli import run  # noqa: F401 (the fixture)
+from tests.scrm import test_cli
+
+run = test_cli.run  # the `scrm` console script, as an admin runs it (a fixture)
 
 
 def by_name(checks):
