@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
 from scrm.config import mask_url, record_served_address
+from scrm.services.corps import host_problem as host_error_line
 
 
 def reason(exc: Exception) -> str:
@@ -178,6 +179,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(sync_command)
     app.cli.add_command(token_group)
     app.cli.add_command(followups_group)
+    app.cli.add_command(doctor_command)
 
 
 @click.group("corp")
@@ -245,6 +247,91 @@ def corp_show(corp_key: str) -> None:
     click.echo(json.dumps(corps.describe(corp), ensure_ascii=False, indent=2))
 
 
+@corp_group.command("update")
+@click.argument("corp_key")
+@click.option("--name")
+@click.option("--secret", is_flag=False, flag_value="", default=None,
+              help="a new app secret: give it, or --secret alone to be prompted, or env SCRM_CORP_SECRET")
+@click.option("--callback-token")
+@click.option("--callback-aes-key")
+@click.option("--agent-id")
+@click.option("--app-key")
+@click.option("--api-base", help="point the corp at another API root, e.g. the sandbox")
+@click.option("--real-host", is_flag=True, help="point the corp at the real host again")
+@with_appcontext
+def corp_update(corp_key, name, secret, callback_token, callback_aes_key, agent_id, app_key, api_base, real_host):
+    """Change a corp's name, credentials or API root; prints the corp (never a secret)."""
+    from scrm.errors import DomainError
+    from scrm.services import corps
+
+    check_database()
+    if api_base and real_host:
+        raise click.UsageError("give --api-base or --real-host, not both")
+    if secret == "":
+        secret = os.environ.get("SCRM_CORP_SECRET") or click.prompt("new app secret", hide_input=True)
+    changes = {k: v for k, v in dict(name=name, secret=secret, callback_token=callback_token,
+                                     callback_aes_key=callback_aes_key, agent_id=agent_id, app_key=app_key,
+                                     api_base=api_base).items() if v is not None}
+    if real_host:
+        changes["api_base"] = None
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    try:
+        corp = corps.update_corp(corp_key, **changes)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(corps.describe(corp), ensure_ascii=False, indent=2))
+
+
+@corp_group.command("remove")
+@click.argument("corp_key")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def corp_remove(corp_key: str, yes: bool) -> None:
+    """Delete a corp and all its data in SCRM (its contact ways stay on the host)."""
+    from scrm.errors import NotFound
+    from scrm.services import corps
+
+    check_database()
+    try:
+        corp = corps.get_corp(corp_key)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = corps.removal_counts(corp)
+    click.echo(f"Removing {corp.platform} corp {corp.name} ({corp.corp_key}) deletes everything SCRM holds of it:")
+    click.echo("  " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()))
+    click.echo("  plus its tags' groups, departments, notes, timelines, syncs and media; its API tokens stop "
+               "working at once.")
+    click.echo("  Nothing changes on the host: its contact ways (channel QR codes) stay there; to remove them, "
+               "delete the channels (DELETE /api/v1/channels/{id}) before removing the corp.")
+    if not yes:
+        try:
+            typed = click.prompt("type the corp key to confirm", default="", show_default=False)
+        except click.Abort:  # no input (end of file, Ctrl-C)
+            typed = ""
+        if typed.strip() != corp.corp_key:
+            raise click.ClickException("not confirmed: nothing was removed")
+    deleted = corps.remove_corp(corp_key)
+    click.echo(json.dumps({"removed": corp_key, "deleted": deleted}, ensure_ascii=False))
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def doctor_command(as_json: bool) -> None:
+    """Check the deployment: one line per check, exit status 1 when any has a problem."""
+    from scrm.services import doctor
+
+    checks = doctor.run_checks()
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in checks], ensure_ascii=False, indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.message}")
+    if any(not c.ok for c in checks):
+        sys.exit(1)
+
+
 @click.command("sync")
 @click.option("--corp", "corp_key", required=True)
 @click.option("--only", type=click.Choice(["employees", "tags", "customers", "groups"]))
@@ -270,7 +357,13 @@ def sync_command(corp_key: str, only: str | None) -> None:
         click.echo(f"\r{p.stage}: {p.done}{total}  {counts}  ({p.rate:.0f} relationships/s{eta})  ", nl=False,
                    err=True)
 
-    run = sync.run_sync(run.id, progress=show)
+    from scrm.host import HostError
+
+    try:
+        run = sync.run_sync(run.id, progress=show)
+    except HostError as exc:
+        click.echo("", err=True)
+        raise click.ClickException(host_error_line(exc, corp)) from None
     click.echo("", err=True)
     click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts}, ensure_ascii=False))
 

@@ -8,8 +8,9 @@ from flask.cli import FlaskGroup
 from sqlalchemy import exc as sa_exc
 
 from scrm.app import create_app
-from scrm.cli import reason
+from scrm.cli import host_error_line, reason
 from scrm.config import ConfigError
+from scrm.host import HostError
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False, add_default_commands=True)
@@ -18,12 +19,16 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry: bad configuration and an unreachable database end in one clear line."""
+    """Console-script entry: bad configuration, an unreachable database and a host's
+    error end in one clear line."""
     try:
         cli.main(prog_name="scrm")
     except ConfigError as exc:
         click.echo(f"scrm: configuration error: {exc}", err=True)
         sys.exit(2)
+    except HostError as exc:
+        click.echo(f"scrm: {host_error_line(exc)}", err=True)
+        sys.exit(1)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         click.echo(f"scrm: database error: {reason(exc)}", err=True)
         sys.exit(2)

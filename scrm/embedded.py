@@ -121,7 +121,7 @@ def follow_address(app: Flask) -> list[str]:
     for corp in sandbox_corps(app):
         api_base, callback = _sandbox_api_base(app, corp.platform), corps.callback_url(corp)
         if corp.api_base != api_base or control.corp(corp.corp_id).callback_url != callback:
-            corps.move_api_base(corp.corp_key, api_base)
+            corps.update_corp(corp.corp_key, api_base=api_base)
             control.update_corp(corp.corp_id, callback_url=callback)
             moved.append(corp.corp_key)
     return moved

@@ -72,7 +72,10 @@ def fan_out(inbox_ids: list[int]) -> int:
 
 @shared_task(name="scrm.events.sweep")
 def sweep() -> int:
-    """Re-enqueue pending rows nobody picked up and rows whose worker's lease ran out."""
+    """Re-enqueue pending rows nobody picked up and rows whose worker's lease ran out (and note that beat ran)."""
+    from scrm.services.doctor import record_beat
+
+    record_beat()
     due = inbox.due_for_sweep()
     _enqueue_all(due)
     return len(due)

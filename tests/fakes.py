@@ -55,6 +55,9 @@ class FakeHost:
     def remove_friend(self, employee_id: str, customer_id: str) -> None:
         self.follows.get(customer_id, {}).pop(employee_id, None)
 
+    def check_credentials(self):
+        self._call("check_credentials")
+
     # ------------------------------------------------------------ address book
     def list_departments(self):
         self._call("list_departments")

@@ -151,9 +151,10 @@ class DingTalkClient:
                                      .encode("utf-8"),
                                      timeout=self.runtime.timeout)
         except requests.Timeout:
-            raise HostUnavailable("timeout", api=api) from None  # the URL carries the token: keep it out
+            # `from None`: requests' message repeats the URL with the token; HostUnavailable keeps it without the query
+            raise HostUnavailable("timeout", api=api, url=url) from None
         except requests.RequestException as exc:
-            raise HostUnavailable("network", type(exc).__name__, api=api) from None
+            raise HostUnavailable("network", type(exc).__name__, api=api, url=url) from None
         if resp.status_code >= 500:
             raise HostUnavailable(f"http_{resp.status_code}", api=api)
         try:

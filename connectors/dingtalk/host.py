@@ -53,6 +53,10 @@ class DingTalkHost:
     def _unsupported(self, capability: str):
         raise HostUnsupported(capability, PLATFORM)
 
+    def check_credentials(self) -> None:
+        """Fetch an access token with the corp's credentials (gettoken / accessToken): raises what the host answers."""
+        self.client.fetch_access_token()
+
     # ---------------------------------------------------------------- address book
 
     def list_departments(self) -> list[HostDepartment]:

@@ -398,7 +398,7 @@ class WeComClient(WeChatClient):
                                       timeout=self.runtime.timeout, **extra)
         except requests.RequestException as exc:
             # `from None`: requests' messages repeat the URL, and with it the secret or token in its query
-            raise _unavailable(exc, api) from None
+            raise _unavailable(exc, api, url) from None
 
     # public files ------------------------------------------------------
 
@@ -426,17 +426,17 @@ class WeComClient(WeChatClient):
                             raise HostError("too_large", f"over {limit} bytes", api=QR_API)
                         chunks.append(chunk)
                 except requests.RequestException as exc:
-                    raise _unavailable(exc, QR_API) from None
+                    raise _unavailable(exc, QR_API, url) from None
             return b"".join(chunks)
 
         return call_with_backoff(attempt, attempts=self.runtime.attempts, sleep=self.runtime.sleep)
 
 
-def _unavailable(exc: requests.RequestException, api: str) -> HostUnavailable:
-    """A network failure or timeout as HostUnavailable."""
+def _unavailable(exc: requests.RequestException, api: str, url: str) -> HostUnavailable:
+    """A network failure or timeout as HostUnavailable, with the URL tried (HostUnavailable drops its query)."""
     if isinstance(exc, requests.Timeout):
-        return HostUnavailable("timeout", api=api)
-    return HostUnavailable("network", type(exc).__name__, api=api)
+        return HostUnavailable("timeout", api=api, url=url)
+    return HostUnavailable("network", type(exc).__name__, api=api, url=url)
 
 
 def _check_status(resp: requests.Response, api: str) -> None:

@@ -135,6 +135,10 @@ class WeComHost:
     def __repr__(self) -> str:
         return f"WeComHost({self.access.corp_key})"
 
+    def check_credentials(self) -> None:
+        """Fetch an access token with the corp's credentials (gettoken (doc 91039)): raises what the host answers."""
+        self.client.fetch_access_token()
+
     # ---------------------------------------------------------------- address book
 
     def list_departments(self) -> list[HostDepartment]:

@@ -10,7 +10,7 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 
 from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
-from scrm.host import HostError, HostUnsupported
+from scrm.host import HostError, HostUnavailable, HostUnsupported
 
 API_PREFIX = "/api/v1"
 
@@ -23,9 +23,9 @@ def init_api(app: Flask) -> Api:
 
     app.url_map.converters["int"] = IdConverter  # before the API's routes are added: ids a BIGINT holds
     api = Api(app)
-    from scrm.api import channels, customers, directory, tokens
+    from scrm.api import admin, channels, customers, directory, tokens
 
-    for bp in (customers.bp, directory.bp, channels.bp, tokens.bp):
+    for bp in (customers.bp, directory.bp, channels.bp, tokens.bp, admin.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
     from scrm.api.docs import init_docs
@@ -66,6 +66,15 @@ def _error_handlers(app: Flask) -> None:
     @only_api
     def unsupported(exc: HostUnsupported):
         return jsonify(code="unsupported", message=str(exc.errmsg)), 409
+
+    @app.errorhandler(HostUnavailable)
+    @only_api
+    def host_unreachable(exc: HostUnavailable):
+        if not exc.unreachable:
+            return host_error(exc)
+        where = exc.url or "the host"
+        return jsonify(code="host_unreachable", message=f"cannot reach the host at {where} "
+                                                        f"({exc.errmsg or exc.errcode}); try again later"), 503
 
     @app.errorhandler(HostError)
     @only_api

@@ -35,9 +35,22 @@ class HostQuotaExceeded(HostError):
 
 
 class HostUnavailable(HostError):
-    """Network failure, timeout, HTTP 5xx or 'system busy' (-1)."""
+    """Network failure, timeout, HTTP 5xx or 'system busy' (-1).
+
+    `url` is the address tried when the host could not be reached at all (errcode "network" or "timeout"): scheme,
+    host and path only, never the query string (it carries secrets and tokens)."""
 
     transient = True
+
+    def __init__(self, errcode: int | str | None = None, errmsg: str = "", *, api: str | None = None,
+                 url: str | None = None):
+        super().__init__(errcode, errmsg, api=api)
+        self.url = url.split("?", 1)[0].split("#", 1)[0] if url else None
+
+    @property
+    def unreachable(self) -> bool:
+        """The host was not reached (no answer at all), as opposed to answering 'busy'."""
+        return self.errcode in ("network", "timeout")
 
 
 class HostCredentialsError(HostError):

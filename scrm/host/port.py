@@ -20,6 +20,8 @@ class Host(Protocol):
     platform: str
     capabilities: frozenset[Capability]
 
+    def check_credentials(self) -> None: ...  # a token fetched with the corp's credentials, or the host's error
+
     # address book
     def list_departments(self) -> list[HostDepartment]: ...
     def list_employees(self, department_id: str | None = None) -> list[HostEmployee]: ...

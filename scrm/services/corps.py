@@ -5,12 +5,12 @@ import re
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
-from scrm.db import transactional
+from scrm.db import transactional, unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import CorpAccess, Host, platforms
+from scrm.host import CorpAccess, Host, HostCredentialsError, HostUnavailable, platforms
 from scrm.models import PLATFORMS, Corp
 
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -32,10 +32,6 @@ def _validate(platform: str, name: str, corp_id: str, secret: str, agent_id: str
         raise ValidationError("callback_aes_key", "must be the 43 letters and digits of the EncodingAESKey")
     if callback_token is not None and not _TOKEN.match(callback_token):
         raise ValidationError("callback_token", "must be 1 to 32 letters and digits")
-    _validate_api_base(api_base)
-
-
-def _validate_api_base(api_base: str | None) -> None:
     if api_base is not None and not re.match(r"^https?://", api_base):
         raise ValidationError("api_base", "must be an http(s) URL")
 
@@ -63,13 +59,96 @@ def register_corp(*, platform: str, name: str, corp_id: str, secret: str, agent_
     return corp
 
 
-@transactional
-def move_api_base(corp_key: str, api_base: str | None) -> Corp:
-    """Point a corp at another API root (the sandbox on another address)."""
-    _validate_api_base(api_base)
-    corp = get_corp(corp_key)
-    corp.api_base = api_base.rstrip("/") if api_base else None
+_UNSET = object()
+UPDATABLE = ("name", "secret", "callback_token", "callback_aes_key", "agent_id", "app_key", "api_base")
+
+
+def update_corp(corp_key: str, **changes) -> Corp:
+    """Change a corp's name, credentials or API root (`api_base=None`: the real host), validated as at
+    registration. A new secret (or corp API root) drops the corp's cached access token, so the next call fetches
+    one with the new credentials."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "cannot be changed")
+    with unit_of_work():
+        corp = get_corp(corp_key)
+        merged = {f: getattr(corp, f) for f in UPDATABLE}
+        merged.update({k: v.strip() if isinstance(v, str) else v for k, v in changes.items()})
+        if merged["api_base"]:
+            merged["api_base"] = merged["api_base"].rstrip("/")
+        _validate(corp.platform, merged["name"], corp.corp_id, merged["secret"], merged["agent_id"],
+                  merged["app_key"], merged["callback_token"], merged["callback_aes_key"], merged["api_base"])
+        token_changes = any(k in changes and merged[k] != getattr(corp, k) for k in ("secret", "app_key", "api_base",
+                                                                                     "agent_id"))
+        for field, value in merged.items():
+            if getattr(corp, field) != value:
+                setattr(corp, field, value)
+    if token_changes:
+        forget_token(corp)
     return corp
+
+
+def forget_token(corp: Corp) -> None:
+    """Drop the corp's cached host access token (the connectors keep it as `<platform>:<corp_key>:token`)."""
+    runtime = current_app.extensions.get("scrm.host_runtime")
+    if runtime is not None:
+        runtime.tokens.delete(f"{corp.platform}:{corp.corp_key}:token")
+
+
+def _corp_tables():
+    """Every table holding a corp's rows, children first, each with how its rows are found: its own corp_id column,
+    or the foreign key to a table that has one (a link table such as channel_member)."""
+    from scrm.models import Base
+
+    found = []
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name == Corp.__tablename__:
+            continue
+        if "corp_id" in table.c:
+            found.append((table, None))
+            continue
+        for fk in table.foreign_keys:
+            if "corp_id" in fk.column.table.c:
+                found.append((table, fk))
+                break
+    return found
+
+
+def _corp_rows(table, fk, corp_id: int):
+    if fk is None:
+        return table.c.corp_id == corp_id
+    parent = fk.column.table
+    return fk.parent.in_(select(fk.column).where(parent.c.corp_id == corp_id))
+
+
+REMOVAL_COUNTS = ("customer", "relationship", "employee", "channel", "api_token", "inbox_event", "followup",
+                  "group_chat", "tag")
+
+
+def removal_counts(corp: Corp) -> dict[str, int]:
+    """What removing the corp deletes, counted by table (the tables an admin knows by name)."""
+    counts = {}
+    for table, fk in _corp_tables():
+        if table.name in REMOVAL_COUNTS:
+            counts[table.name] = db.session.scalar(select(func.count()).select_from(table)
+                                                   .where(_corp_rows(table, fk, corp.id))) or 0
+    return {name: counts.get(name, 0) for name in REMOVAL_COUNTS}
+
+
+def remove_corp(corp_key: str) -> dict[str, int]:
+    """Delete the corp and everything of it in one transaction (its tokens stop working at once); returns the rows
+    deleted by table. Its contact ways stay on the host: delete its channels first to remove them there too."""
+    with unit_of_work():
+        corp = get_corp(corp_key)
+        deleted = {}
+        for table, fk in _corp_tables():
+            result = db.session.execute(delete(table).where(_corp_rows(table, fk, corp.id)))
+            if result.rowcount:
+                deleted[table.name] = result.rowcount
+        db.session.execute(delete(Corp.__table__).where(Corp.__table__.c.id == corp.id))
+        db.session.expunge(corp)
+    forget_token(corp)
+    return deleted
 
 
 def get_corp(corp_key: str) -> Corp:
@@ -112,3 +191,24 @@ def corp_access(corp: Corp) -> CorpAccess:
 def host_for(corp: Corp) -> Host:
     """The host connector for this corp (WeCom, DingTalk, or whatever a test installed)."""
     return platforms().host_for(corp_access(corp))
+
+
+PLATFORM_NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk"}
+
+
+def host_problem(exc: Exception, corp: Corp | None = None) -> str:
+    """One line that says what went wrong talking to a host and what to do about it."""
+    key = corp.corp_key if corp is not None else "KEY"
+    name = PLATFORM_NAMES.get(getattr(corp, "platform", ""), "the host")
+    if isinstance(exc, HostCredentialsError):
+        what = "app secret" if getattr(corp, "platform", "") == "dingtalk" else "corp secret"
+        return f"{name} refused the {what} ({exc.errcode}): run scrm corp update {key} --secret"
+    if isinstance(exc, HostUnavailable) and exc.unreachable:
+        where = exc.url or (corp.api_base if corp is not None and corp.api_base else "the host")
+        if corp is not None and corp.api_base:
+            todo = "is the service (`make run`) running at that address?"
+        else:
+            todo = "check this server's network access to it (DNS, proxy, firewall), then try again"
+        return f"cannot reach the host at {where} ({exc.errmsg or exc.errcode}): {todo}"
+    return f"{name} answered an error at {getattr(exc, 'api', None) or 'the host'}: " \
+           f"{getattr(exc, 'errcode', '')} {getattr(exc, 'errmsg', '')}".rstrip()

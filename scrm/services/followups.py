@@ -149,8 +149,11 @@ def mark_enqueued(ids: list[int], at: datetime | None = None) -> None:
     retries.mark_enqueued(Followup, ids, at)
 
 
-def list_followups(*, status: str | None = None, corp_id: int | None = None, limit: int = 50) -> list[Followup]:
+def list_followups(*, status: str | None = None, corp_id: int | None = None, limit: int = 50,
+                   before_id: int | None = None) -> list[Followup]:
     query = select(Followup).order_by(Followup.id.desc()).limit(limit)
+    if before_id is not None:  # the next page of a newest-first listing
+        query = query.where(Followup.id < before_id)
     if status:
         query = query.where(Followup.status == status)
     if corp_id is not None:

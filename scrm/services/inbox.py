@@ -134,8 +134,10 @@ def get(inbox_id: int) -> InboxEvent:
 
 
 def list_events(*, corp_id: int | None = None, status: str | None = None, event_type: str | None = None,
-                limit: int = 50) -> list[InboxEvent]:
+                limit: int = 50, before_id: int | None = None) -> list[InboxEvent]:
     query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+    if before_id is not None:  # the next page of a newest-first listing
+        query = query.where(InboxEvent.id < before_id)
     if corp_id is not None:
         query = query.where(InboxEvent.corp_id == corp_id)
     if status:

@@ -1,0 +1,182 @@
+"""/api/v1/corp, /doctor, /events, /followups: the admin's day over the API, for admin tokens only. A token belongs
+to one corp, so everything here acts on the token's corp (removing a corp is `scrm corp remove`, never the API)."""
+from __future__ import annotations
+
+from flask import abort, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from scrm.api.auth import require_token
+from scrm.api.schemas import Id, Strict
+from scrm.errors import NotFound
+from scrm.services import corps, doctor, followups, inbox
+
+bp = Blueprint("admin", __name__, description="The corp, its checks, events and follow-ups (admin only)")
+bp.before_request(require_token)
+
+
+@bp.before_request
+def _admin_only():
+    if g.principal.role != "admin":
+        abort(403, description="only an admin token manages the corp")
+
+
+class CorpOut(Schema):
+    corp_key = fields.Str()
+    platform = fields.Str()
+    name = fields.Str()
+    corp_id = fields.Str()
+    agent_id = fields.Str(allow_none=True)
+    app_key = fields.Str(allow_none=True)
+    api_base = fields.Str(allow_none=True)
+    callback_url = fields.Str()
+    created_at = fields.Str()
+
+
+class CorpPatch(Strict):
+    name = fields.Str(validate=validate.Length(min=1, max=128))
+    secret = fields.Str(load_only=True, validate=validate.Length(min=1, max=512),
+                        metadata={"description": "write-only: never answered"})
+    callback_token = fields.Str(load_only=True, metadata={"description": "write-only"})
+    callback_aes_key = fields.Str(load_only=True, metadata={"description": "write-only"})
+    agent_id = fields.Str(validate=validate.Length(min=1, max=64))
+    app_key = fields.Str(validate=validate.Length(min=1, max=128))
+    api_base = fields.Str(allow_none=True, validate=validate.Length(max=255),
+                          metadata={"description": "another API root (e.g. the sandbox); null: the real host"})
+
+
+class CheckOut(Schema):
+    name = fields.Str()
+    ok = fields.Bool()
+    message = fields.Str()
+
+
+class DoctorOut(Schema):
+    ok = fields.Bool()
+    checks = fields.List(fields.Nested(CheckOut))
+
+
+class PageQuery(Strict):
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+    before_id = Id(metadata={"description": "the next page: the last id of the previous page"})
+
+
+class EventQuery(PageQuery):
+    status = fields.Str(validate=validate.OneOf(["pending", "processing", "done", "ignored", "dead"]))
+    type = fields.Str(validate=validate.Length(max=64), metadata={"description": "event type prefix"})
+
+
+class FollowupQuery(PageQuery):
+    status = fields.Str(validate=validate.OneOf(["pending", "running", "done", "dead"]))
+
+
+class EventOut(Schema):
+    id = fields.Int()
+    type = fields.Str(attribute="event_type")
+    status = fields.Str()
+    attempts = fields.Int()
+    received_at = fields.DateTime()
+    processed_at = fields.DateTime(allow_none=True)
+    last_error = fields.Str(allow_none=True)
+
+
+class FollowupOut(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    status = fields.Str()
+    attempts = fields.Int()
+    created_at = fields.DateTime()
+    last_error = fields.Str(allow_none=True)
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Nested(EventOut))
+    next_before_id = fields.Int(allow_none=True)
+
+
+class FollowupPage(Schema):
+    items = fields.List(fields.Nested(FollowupOut))
+    next_before_id = fields.Int(allow_none=True)
+
+
+class Started(Schema):
+    id = fields.Int()
+    status = fields.Str()
+
+
+def _page(rows, limit):
+    return {"items": rows, "next_before_id": rows[-1].id if len(rows) == limit else None}
+
+
+@bp.route("/corp")
+class CorpResource(MethodView):
+    @bp.response(200, CorpOut)
+    def get(self):
+        """The token's corp: platform, ids, API root and the callback URL to paste into the host console."""
+        return corps.describe(g.principal.corp)
+
+    @bp.arguments(CorpPatch)
+    @bp.response(200, CorpOut)
+    def patch(self, body):
+        """Change the corp's name, credentials (write-only) or API root; a new secret drops the cached token."""
+        return corps.describe(corps.update_corp(g.principal.corp.corp_key, **body))
+
+
+@bp.route("/doctor", methods=["GET"])
+@bp.response(200, DoctorOut)
+def doctor_checks():
+    """The checks of the service and of this corp (its host and credentials, callback URL, inbox, follow-ups)."""
+    checks = doctor.corp_checks(g.principal.corp)
+    return {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
+
+
+@bp.route("/events", methods=["GET"])
+@bp.arguments(EventQuery, location="query")
+@bp.response(200, EventPage)
+def list_events(query):
+    """The corp's received host events, newest first."""
+    rows = inbox.list_events(corp_id=g.principal.corp.id, status=query.get("status"), event_type=query.get("type"),
+                             limit=query["limit"], before_id=query.get("before_id"))
+    return _page(rows, query["limit"])
+
+
+@bp.route("/events/<int:event_id>/replay", methods=["POST"])
+@bp.response(202, Started)
+def replay_event(event_id):
+    """Process an event again (idempotent): it is pending now and the sweeper runs it within seconds."""
+    try:
+        row = inbox.get(event_id)
+    except NotFound:
+        row = None
+    if row is None or row.corp_id != g.principal.corp.id:
+        raise NotFound(f"no event {event_id}")
+    inbox.replay([event_id])
+    return {"id": event_id, "status": "pending"}
+
+
+@bp.route("/followups", methods=["GET"])
+@bp.arguments(FollowupQuery, location="query")
+@bp.response(200, FollowupPage)
+def list_followups(query):
+    """The corp's follow-ups (work left after an event), newest first, with their last error."""
+    rows = followups.list_followups(corp_id=g.principal.corp.id, status=query.get("status"), limit=query["limit"],
+                                    before_id=query.get("before_id"))
+    return _page(rows, query["limit"])
+
+
+@bp.route("/followups/<int:followup_id>/retry", methods=["POST"])
+@bp.response(202, Started)
+def retry_followup(followup_id):
+    """Run a follow-up again (a dead one too) with fresh attempts; a done one is left alone (409)."""
+    from scrm.errors import Conflict
+    from scrm.extensions import db
+    from scrm.models import Followup
+
+    row = db.session.get(Followup, followup_id)
+    if row is None or row.corp_id != g.principal.corp.id:
+        raise NotFound(f"no follow-up {followup_id}")
+    if row.status == "done":
+        raise Conflict(f"follow-up {followup_id} is done")
+    followups.start(followups.retry([followup_id]))
+    return {"id": followup_id, "status": "pending"}
