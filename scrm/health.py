@@ -44,8 +44,9 @@ def _check_broker() -> str | None:
 
 @bp.get("/readyz")
 def readyz():
-    checks = {"database": _check_database(), "broker": _check_broker(),
-              "startup": current_app.extensions.get("scrm.starting")}
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    if "scrm.starting" in current_app.extensions:  # the embedded server's first sync of its sandbox corps
+        checks["startup"] = current_app.extensions["scrm.starting"]
     ready = all(v is None for v in checks.values())
     if not ready:
         log.warning("not ready: %s", {k: v for k, v in checks.items() if v})
