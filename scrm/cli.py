@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
+from scrm.cli_welcomes import welcomes_group
 from scrm.config import mask_url
 
 
@@ -132,6 +133,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(sync_command)
     app.cli.add_command(token_group)
     app.cli.add_command(followups_group)
+    app.cli.add_command(welcomes_group)
 
 
 @click.group("corp")
