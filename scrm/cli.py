@@ -220,11 +220,12 @@ def sync_command(corp_key: str, only: str | None) -> None:
         click.echo(f"resuming sync {run.id} at {run.checkpoint}")
 
     def show(p: "sync.Progress") -> None:
-        eta = f", ETA {p.eta:.0f}s" if p.eta is not None else ""
         total = f"/{p.total}" if p.total else ""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items()))
-        click.echo(f"\r{p.stage}: {p.done}{total}  {counts}  ({p.rate:.0f} relationships/s{eta})  ", nl=False,
-                   err=True)
+        timing = ", ".join(([f"{p.rate:.0f} {p.unit}/s"] if p.rate is not None else [])  # per stage, its unit
+                           + ([f"ETA {p.eta:.0f}s"] if p.eta is not None else []))
+        timing = f"  ({timing})" if timing else ""
+        click.echo(f"\r{p.stage}: {p.done}{total}  {counts}{timing}  ", nl=False, err=True)
 
     run = sync.run_sync(run.id, progress=show)
     click.echo("", err=True)
