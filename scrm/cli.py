@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
+from scrm.cli_welcomes import welcomes_group
 from scrm.config import mask_url, record_served_address
 from scrm.services.corps import host_problem as host_error_line
 
@@ -180,6 +181,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(token_group)
     app.cli.add_command(followups_group)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(welcomes_group)
 
 
 @click.group("corp")
@@ -351,11 +353,12 @@ def sync_command(corp_key: str, only: str | None) -> None:
         click.echo(f"resuming sync {run.id} at {run.checkpoint}")
 
     def show(p: "sync.Progress") -> None:
-        eta = f", ETA {p.eta:.0f}s" if p.eta is not None else ""
         total = f"/{p.total}" if p.total else ""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items()))
-        click.echo(f"\r{p.stage}: {p.done}{total}  {counts}  ({p.rate:.0f} relationships/s{eta})  ", nl=False,
-                   err=True)
+        timing = ", ".join(([f"{p.rate:.0f} {p.unit}/s"] if p.rate is not None else [])  # per stage, its unit
+                           + ([f"ETA {p.eta:.0f}s"] if p.eta is not None else []))
+        timing = f"  ({timing})" if timing else ""
+        click.echo(f"\r{p.stage}: {p.done}{total}  {counts}{timing}  ", nl=False, err=True)
 
     from scrm.host import HostError
 

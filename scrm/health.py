@@ -93,4 +93,4 @@ def prometheus_metrics():
     from scrm.services import followups, inbox
 
     body = metrics.render(inbox.count_by_status, followups.count_by_status)
-    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")
+    return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")  # charset named once

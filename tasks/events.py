@@ -15,6 +15,34 @@ from scrm.services import followups, inbox, processing, welcome
 from tasks.queues import high_priority
 
 log = logging.getLogger(__name__)
+#: The sweeps beat runs every few seconds: Celery's "Task ... succeeded" (and beat's "Sending due task") lines for
+#: them are logged at DEBUG when they found nothing, so the request log is not buried under them.
+QUIET_TASKS = frozenset({"scrm.events.sweep", "scrm.followups.sweep"})
+QUIET_ENTRIES = frozenset({"sweep-inbox", "sweep-followups"})
+
+
+class QuietSweeps(logging.Filter):
+    """Lower an idle sweep's routine lines to DEBUG (a handler at INFO drops them; one at DEBUG still shows them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        idle = (isinstance(args, dict) and args.get("name") in QUIET_TASKS and str(args.get("return_value")) == "0"
+                ) or (record.name == "celery.beat" and isinstance(args, tuple) and args[:1]
+                      and args[0] in QUIET_ENTRIES)
+        if idle and record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_sweeps() -> None:
+    """Install the filter on Celery's task-trace and beat loggers (idempotent)."""
+    for name in ("celery.app.trace", "celery.beat"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietSweeps) for f in logger.filters):
+            logger.addFilter(QuietSweeps())
+
+
+quiet_sweeps()
 
 
 @shared_task(name="scrm.events.process")
@@ -77,6 +105,8 @@ def sweep() -> int:
 
     record_beat()
     due = inbox.due_for_sweep()
+    if due:
+        log.info("sweep: enqueueing %d inbox row(s) nobody picked up: %s", len(due), due[:20])
     _enqueue_all(due)
     return len(due)
 

@@ -2,9 +2,13 @@
 task, a failed publish or a retry left due."""
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from scrm.services import channels, followups, landing, org
+
+log = logging.getLogger(__name__)
 
 #: What each kind of follow-up does: a function of the service that owns it.
 WORK = {
@@ -27,5 +31,7 @@ def run(followup_id: int) -> str:
 def sweep() -> int:
     """Publish follow-ups that are due and have no live task."""
     due = followups.due_for_sweep()
+    if due:
+        log.info("sweep: starting %d follow-up(s) again: %s", len(due), due[:20])
     followups.start(due)
     return len(due)

@@ -34,9 +34,16 @@ def _employee(raw: dict) -> HostEmployee:
 def _record(raw: dict) -> HostCustomerRecord:
     customer = HostCustomer(external_id=str(raw["userid"]), name=raw.get("name") or "", mobile=raw.get("mobile"),
                             corp_name=raw.get("company_name"), position=raw.get("title"))
+    # the contact's one follower keeps its remark and the mobile it was created with: the relationship's remark
+    # and remark mobiles, as WeCom's follow_user carries them
     follow = HostFollow(employee_id=str(raw.get("follower_user_id") or ""), remark=raw.get("remark"),
-                        tag_ids=[str(t) for t in raw.get("label_ids") or []])
+                        tag_ids=[str(t) for t in raw.get("label_ids") or []], remark_mobiles=_mobiles(raw))
     return HostCustomerRecord(customer=customer, follows=[follow] if follow.employee_id else [])
+
+
+def _mobiles(raw: dict) -> list[str]:
+    mobile = str(raw.get("mobile") or "").strip()
+    return [mobile] if mobile else []
 
 
 class DingTalkHost:
@@ -113,8 +120,8 @@ class DingTalkHost:
     def get_customer(self, customer_id: str) -> HostCustomerRecord:
         return _record(self.client.extcontact_get(customer_id))
 
-    def _update(self, customer_id: str, **changes: Any) -> None:
-        raw = self.client.extcontact_get(customer_id)
+    def _update(self, customer_id: str, _raw: dict | None = None, **changes: Any) -> None:
+        raw = _raw if _raw is not None else self.client.extcontact_get(customer_id)
         contact = {"user_id": customer_id, "name": raw.get("name"), "follower_user_id": raw.get("follower_user_id"),
                    "label_ids": raw.get("label_ids") or [], "remark": raw.get("remark"),
                    "company_name": raw.get("company_name"), "title": raw.get("title")}
@@ -123,7 +130,12 @@ class DingTalkHost:
 
     def set_remark(self, employee_id: str, customer_id: str, *, remark: str | None = None,
                    description: str | None = None, remark_mobiles: list[str] | None = None) -> None:
-        self._update(customer_id, remark=remark if remark is not None else description)
+        """The contact's remark (or the description, DingTalk keeping one text). Its mobile cannot change
+        (extcontact/update has no mobile): remark mobiles other than the one it has are refused before any write."""
+        raw = self.client.extcontact_get(customer_id)
+        if remark_mobiles is not None and [m for m in remark_mobiles if m] != _mobiles(raw):
+            raise HostUnsupported("change an external contact's mobile (extcontact/update has none)", PLATFORM)
+        self._update(customer_id, remark=remark if remark is not None else description, _raw=raw)
 
     def create_customer(self, employee_id: str, name: str, mobile: str, *, state: str | None = None,
                         tag_ids: list[str] | None = None, remark: str | None = None) -> str:

@@ -227,3 +227,50 @@ class TokenCreated(TokenOut):
 
 class TokenList(Schema):
     items = fields.List(fields.Nested(TokenOut))
+
+
+class WelcomeDeliveryQuery(Strict):
+    customer_id = Id()
+    employee_id = Id()
+    channel_id = Id()
+    status = fields.Str(validate=validate.OneOf(["sent", "used", "expired", "failed", "none"]))
+    from_ = fields.DateTime(data_key="from", metadata={"description": "the add's callback at or after"})
+    to = fields.DateTime(metadata={"description": "the add's callback before"})
+    after = Id(metadata={"description": "keyset cursor: the last id of the previous page"})
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class WelcomeCustomer(Schema):
+    id = fields.Int(allow_none=True, metadata={"description": "null until the customer is recorded"})
+    name = fields.Str(allow_none=True)
+    external_userid = fields.Str()
+
+
+class WelcomeEmployee(Schema):
+    id = fields.Int(allow_none=True)
+    name = fields.Str(allow_none=True)
+    userid = fields.Str()
+
+
+class WelcomeChannel(Schema):
+    id = fields.Int()
+    name = fields.Str()
+
+
+class WelcomeDeliveryOut(Schema):
+    id = fields.Int()
+    at = fields.Str(metadata={"description": "when the add's callback arrived (the 20-second window starts)"})
+    sent_at = fields.Str(allow_none=True)
+    status = fields.Str(metadata={"enum": ["sent", "used", "expired", "failed", "none"]})
+    errcode = fields.Int(allow_none=True, metadata={"description": "the host's errcode (41051, 41050, ...)"})
+    error = fields.Str(allow_none=True)
+    reason = fields.Str(metadata={"description": "the outcome in words"})
+    latency_seconds = fields.Float(allow_none=True, metadata={"description": "callback to sent"})
+    customer = fields.Nested(WelcomeCustomer)
+    employee = fields.Nested(WelcomeEmployee)
+    channel = fields.Nested(WelcomeChannel, allow_none=True)
+
+
+class WelcomeDeliveryPage(Schema):
+    items = fields.List(fields.Nested(WelcomeDeliveryOut))
+    next = fields.Int(allow_none=True, metadata={"description": "pass as `after` for the next page"})

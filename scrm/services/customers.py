@@ -23,7 +23,7 @@ from scrm.extensions import db
 from scrm.host import Capability, Host
 from scrm.models import (DEFAULT_STAGES, Corp, Customer, Employee, GroupChat, GroupMember, Note, Relationship,
                          RelationshipTag, StageChange, Tag, TimelineEntry)
-from scrm.services import timeline
+from scrm.services import timeline, welcome_log
 from scrm.services.corps import host_for
 from scrm.services.relations import set_relationship_tags
 
@@ -252,14 +252,17 @@ def customer_360(corp: Corp, customer_id: int, *, timeline_limit: int = 50) -> d
     notes = db.session.scalars(select(Note).where(Note.customer_id == customer.id, Note.deleted_at.is_(None))
                                .order_by(Note.created_at.desc()).limit(timeline_limit))
     iso = lambda value: value.isoformat() + "Z" if value else None  # noqa: E731
+    welcomes = welcome_log.latest_by_pair(corp.id, [(e.host_id, customer.host_id) for _, e in rels])
     return {
         "id": customer.id, "host_id": customer.host_id, "name": customer.name, "avatar": customer.avatar,
         "type": customer.type, "gender": customer.gender, "corp_name": customer.corp_name, "stage": customer.stage,
+        "mobile": customer.mobile, "position": customer.position, "corp_full_name": customer.corp_full_name,
         "relationships": [{
             "id": r.id, "status": r.status, "employee": {"id": e.id, "name": e.name, "status": e.status},
             "remark": r.remark, "description": r.description, "remark_mobiles": r.remark_mobiles or [],
             "state": r.state, "channel_id": r.channel_id, "started_at": iso(r.started_at),
             "ended_at": iso(r.ended_at), "end_reason": r.end_reason, "tags": tags_by_rel.get(r.id, []),
+            "welcome": welcomes.get((e.host_id, customer.host_id)),
         } for r, e in rels],
         "groups": [{"id": gid, "name": name, "joined_at": iso(at)} for gid, name, at in groups],
         "notes": [{"id": n.id, "author_id": n.author_id, "body": n.body, "created_at": iso(n.created_at)}

@@ -161,11 +161,19 @@ def register(code: str, *, name: str, mobile: str, consent: bool, employee_id: i
         with unit_of_work():
             notify = _notify(corp, employee, notification(channel, name, mobile, again=True))
         return Registration(name, employee, created=False, followups=[notify])
-    # the contact exists on the host now; the labels and remark went with it, so what follows is local
+    # the contact exists on the host now; the labels and remark went with it, so what follows is local, recorded as
+    # the host has it (its remark may be one the connector chose, e.g. the channel's state)
+    follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
+                        state=state, remark_mobiles=[mobile])
+    try:
+        stored = next((f for f in host.get_customer(host_id).follows if f.employee_id == employee.host_id), None)
+    except HostError as exc:  # recorded as sent; the nightly reconcile reads it back
+        log.warning("landing: channel %s: reading the new contact back failed: %s", channel_id, exc)
+        stored = None
+    if stored is not None:
+        follow.remark, follow.remark_mobiles = stored.remark, list(stored.remark_mobiles or follow.remark_mobiles)
     with unit_of_work():
         customer = upsert_customer(corp, HostCustomer(external_id=host_id, name=name, mobile=mobile))
-        follow = HostFollow(employee_id=employee.host_id, remark=remark, created_at=utcnow(), tag_ids=labels,
-                            state=state)
         rel, change = apply_follow(corp, customer, employee, follow, host, state=state)
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
                         kind=change or "added", channel_id=rel.channel_id, occurred_at=rel.started_at,

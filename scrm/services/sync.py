@@ -35,18 +35,34 @@ PAGE_ATTEMPTS = 3
 _CUSTOMER_FIELDS = ("name", "avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position", "mobile")
 
 
+#: What each stage counts, and its rate is in: employees/s, tag groups/s, relationships/s, group chats/s.
+UNITS = {"employees": "employees", "tags": "tag_groups", "customers": "relationships", "groups": "group_chats"}
+#: A rate over less time than this says nothing (a stage done in a millisecond is no "13 million a second").
+MIN_RATE_SECONDS = 0.5
+
+
 @dataclass
 class Progress:
     stage: str
     done: int  # units finished in this stage (employee batches for customers)
     total: int | None
     counts: dict = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)  # when this stage began
+    base: dict = field(default_factory=dict)  # the counts when this stage began (a resumed run counted some already)
 
     @property
-    def rate(self) -> float:
+    def unit(self) -> str:
+        """What the stage counts, in words: "relationships", "group chats"."""
+        return UNITS.get(self.stage, self.stage).replace("_", " ")
+
+    @property
+    def rate(self) -> float | None:
+        """This stage's items a second since it began, in its own unit; None until it has run long enough."""
         elapsed = time.monotonic() - self.started
-        return self.counts.get("relationships", 0) / elapsed if elapsed > 0 else 0.0
+        if elapsed < MIN_RATE_SECONDS:
+            return None
+        key = UNITS.get(self.stage, self.stage)
+        return max(self.counts.get(key, 0) - self.base.get(key, 0), 0) / elapsed
 
     @property
     def eta(self) -> float | None:
@@ -110,7 +126,13 @@ def _save(run: SyncRun, checkpoint: dict, **counted: int) -> None:
 
 # ---------------------------------------------------------------- stages
 
+def _begun(run: SyncRun) -> dict:
+    """What a stage's Progress needs from its start: the time and the counts so far."""
+    return {"started": time.monotonic(), "base": dict(run.counts or {})}
+
+
 def _employees(corp: Corp, run: SyncRun, host: Host, report) -> None:
+    begun = _begun(run)
     with unit_of_work():
         departments = host.list_departments()
         for dept in departments:
@@ -124,10 +146,11 @@ def _employees(corp: Corp, run: SyncRun, host: Host, report) -> None:
             if emp.host_id not in present:  # left while we were not listening
                 org.mark_departed(corp, emp.host_id, None)
     _save(run, {"stage": "employees"}, departments=len(departments), employees=len(staff))
-    report(Progress("employees", 1, 1, dict(run.counts)))
+    report(Progress("employees", 1, 1, dict(run.counts), **begun))
 
 
 def _tags(corp: Corp, run: SyncRun, host: Host, report) -> None:
+    begun = _begun(run)
     with unit_of_work():
         groups = host.list_tag_groups()
         kept = {tags.upsert_tag_group(corp, hg).id for hg in groups}
@@ -139,7 +162,7 @@ def _tags(corp: Corp, run: SyncRun, host: Host, report) -> None:
                 for tag in group.tags:
                     tag.deleted = True
     _save(run, {"stage": "tags"}, tag_groups=len(groups))
-    report(Progress("tags", 1, 1, dict(run.counts)))
+    report(Progress("tags", 1, 1, dict(run.counts), **begun))
 
 
 def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
@@ -150,7 +173,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
     batches = [staff[i:i + size] for i in range(0, len(staff), size)]
     point = run.checkpoint
     writer = _PageWriter(corp, run.id)
-    progress = Progress("customers", point.get("batch", 0), len(batches), dict(run.counts))
+    progress = Progress("customers", point.get("batch", 0), len(batches), dict(run.counts), **_begun(run))
     for index in range(point.get("batch", 0), len(batches)):
         cursor = point.get("cursor") if index == point.get("batch", 0) else None
         while True:
@@ -172,7 +195,7 @@ def _customers(corp: Corp, run: SyncRun, host: Host, report) -> None:
 
 
 def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
-    count = 0
+    begun, count = _begun(run), 0
     if Capability.LIST_GROUP_CHATS not in host.capabilities:  # DingTalk: chats are known from their events only
         _save(run, {"stage": "groups"}, group_chats=0)
         return
@@ -191,7 +214,7 @@ def _groups(corp: Corp, run: SyncRun, host: Host, report) -> None:
                 group_chats.apply_group_chat(corp, host.get_group_chat(chat_id), EventContext(None, corp.id))
             count += 1
     _save(run, {"stage": "groups"}, group_chats=count)
-    report(Progress("groups", 1, 1, dict(run.counts)))
+    report(Progress("groups", 1, 1, dict(run.counts), **begun))
 
 
 _STAGE_RUNNERS = {"employees": _employees, "tags": _tags, "customers": _customers, "groups": _groups}

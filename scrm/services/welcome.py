@@ -9,6 +9,7 @@ chatting or another app sent first (41051).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Callable
@@ -297,3 +298,42 @@ def ensure_sent(corp: Corp, row: InboxEvent, event: CustomerAdded, host: Host) -
     if not event.welcome_code or not _due([row]):
         return
     _save([_attempt(_Lookups(corp, host), row.id, row.received_at, event)])
+
+
+# ---------------------------------------------------------------- what an admin sees: did X get the welcome, and why not
+
+STATUSES = ("sent", "used", "expired", "failed", "none")
+
+
+def errcode_of(delivery: WelcomeDelivery) -> int | None:
+    """The host's errcode, as the stored error names it (`api: errcode=41051 ...`)."""
+    text = delivery.error or ""
+    marker = text.find("errcode=")
+    if marker < 0:
+        return None
+    digits = "".join(itertools.takewhile(str.isdigit, text[marker + 8:].lstrip("-")))
+    return int(digits) if digits else None
+
+
+def reason(delivery: WelcomeDelivery) -> str:
+    """Why the delivery ended as it did, in words."""
+    code = errcode_of(delivery)
+    if delivery.status == "sent":
+        return f"sent {latency(delivery):.1f} s after the add" if delivery.sent_at else "sent"
+    if delivery.status == "used":
+        return ("41051: the customer and the member are already chatting, or another app sent the welcome first "
+                "(the host takes a welcome code once)")
+    if delivery.status == "expired":
+        if code == 41050:
+            return "41050: the host says the welcome code is invalid or its 20 seconds are over"
+        return "the 20-second window was over before the welcome could be sent"
+    if delivery.status == "failed":
+        return f"the host refused: {delivery.error}" if delivery.error else "failed"
+    return "no welcome configured (the channel's welcome mode is none, or no corp default is set)"
+
+
+def latency(delivery: WelcomeDelivery) -> float | None:
+    """Seconds from the add's callback to the welcome sent."""
+    if delivery.sent_at is None or delivery.received_at is None:
+        return None
+    return round((delivery.sent_at - delivery.received_at).total_seconds(), 3)

@@ -111,3 +111,35 @@ def test_a_temporary_code_expires_on_the_host(embedded):
     assert db.session.get(Channel, channel.id).status == "used"
     with _sandbox(embedded).session() as s:
         assert s.get(ContactWay, config_id) is None  # deleted on the host: nobody else can use it
+
+
+def test_the_wecom_landing_pages_qr_code_sits_centred_under_its_text(embedded):
+    from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, WEUI, _need
+
+    _need(CHROMIUM, "install Debian's chromium (`make setup` does)")
+    _need(WEUI, "`make setup` copies WeUI from node_modules (npm ci)")
+    from playwright.sync_api import sync_playwright
+
+    corp, _ = _connected(embedded)
+    staff = db.session.scalar(select(Employee).where(Employee.corp_id == corp.id))
+    channel = channels.create_channel(corp, {"name": "门店海报", "members": [{"employee_id": staff.id}]})
+    assert channel.qr_url  # a host contact way: the page shows its QR code
+    url = f"{embedded.config['BASE_URL']}/h5/c/{channel.code}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            for name, viewport, mobile in (("phone", {"width": 390, "height": 844}, True),
+                                           ("desktop", {"width": 1280, "height": 800}, False)):
+                page = browser.new_page(viewport=viewport, is_mobile=mobile, locale="zh-CN")
+                page.goto(url)
+                page.wait_for_function("document.getElementById('channel-qr').complete")
+                page.screenshot(path=SHOTS / f"landing-qr-{name}.png", full_page=True)
+                qr = page.locator("#channel-qr").bounding_box()
+                title = page.locator(".weui-msg__title").bounding_box()
+                assert qr["width"] > 100 and qr["x"] + qr["width"] <= viewport["width"]
+                assert abs((qr["x"] + qr["width"] / 2) - (title["x"] + title["width"] / 2)) <= 2, (name, qr, title)
+                assert page.locator("#channel-qr").evaluate("el => el.naturalWidth") > 0  # the image loaded
+                page.close()
+        finally:
+            browser.close()

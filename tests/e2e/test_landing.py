@@ -185,3 +185,29 @@ def test_a_customer_fills_the_form_in_headless_chromium(org):
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Channel)) == 1
     assert db.session.scalar(select(Customer.name).where(Customer.mobile == "13733334444")) == "<b>小红</b>"
+
+
+def test_the_360_shows_the_mobile_and_remark_a_dingtalk_customer_has_on_the_host(org):
+    from scrm.services import access, customer_desk
+
+    channel, base = org["channel"], org["base"]
+    answer, shown = register(base, channel.code, "陈女士", "13755556666")
+    assert answer.status_code == 200
+    db.session.expire_all()
+    customer = db.session.scalar(select(Customer).where(Customer.mobile == "13755556666"))
+    admin = access.Principal(org["corp"], "admin", None)
+    view = customer_desk.view(admin, customer.id)
+    (rel,) = view["relationships"]
+    (contact,) = contacts(org, "13755556666")
+    assert view["mobile"] == "13755556666"  # what the landing page collected
+    assert (rel["remark"], rel["remark_mobiles"]) == (contact.remark, ["13755556666"])
+    assert rel["welcome"] is None  # DingTalk has no welcome codes: nothing was attempted
+
+    with org["control"].db.session() as s:  # the follower edits the remark in DingTalk
+        s.get(DtContact, contact.id).remark = "老客户陈"
+        s.commit()
+    assert sync.run_sync(sync.start(org["corp"], "customers").id).status == "done"
+    db.session.expire_all()
+    view = customer_desk.view(admin, customer.id)
+    (rel,) = view["relationships"]
+    assert (view["mobile"], rel["remark"], rel["remark_mobiles"]) == ("13755556666", "老客户陈", ["13755556666"])

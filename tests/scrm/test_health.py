@@ -73,3 +73,9 @@ def test_a_bad_metrics_network_is_refused_at_start(tmp_path):
 
     with pytest.raises(ConfigError, match="SCRM_METRICS_ALLOW"):
         build_flask_config(Settings(ENV="test", INSTANCE_PATH=str(tmp_path), METRICS_ALLOW="localhost"))
+
+
+def test_metrics_name_their_charset_once(make_app):
+    resp = make_app().test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"

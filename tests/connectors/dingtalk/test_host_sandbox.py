@@ -87,6 +87,24 @@ def test_create_customer_validates_like_the_host(sandbox, org):
     assert bad_phone.value.errcode == 60103
 
 
+def test_the_followers_remark_and_mobile_come_back_and_the_mobile_cannot_change(sandbox, org):
+    corp, _ = org
+    host = host_for(sandbox, corp)
+    emp = host.list_employees()[0].user_id
+    label = host.list_tag_groups()[0].tags[0].id
+    new_id = host.create_customer(emp, "周先生", "13900139000", tag_ids=[label], remark="门店-周")
+    (follow,) = host.get_customer(new_id).follows
+    assert (follow.remark, follow.remark_mobiles) == ("门店-周", ["13900139000"])
+    listed = [r for r in host.list_customers([emp], limit=100).items if r.customer.external_id == new_id]
+    assert listed and listed[0].follows[0].remark_mobiles == ["13900139000"]  # a sync reads them too
+    host.set_remark(emp, new_id, remark="老客户-周", remark_mobiles=["13900139000"])  # the same mobile: fine
+    with pytest.raises(HostUnsupported) as refused:
+        host.set_remark(emp, new_id, remark="改号", remark_mobiles=["13700137000"])
+    assert "mobile" in refused.value.errmsg
+    (follow,) = host.get_customer(new_id).follows  # nothing was written by the refused edit
+    assert (follow.remark, follow.remark_mobiles) == ("老客户-周", ["13900139000"])
+
+
 def test_transfer_reassigns_the_follower_at_once(sandbox, org):
     corp, _ = org
     host = host_for(sandbox, corp)

@@ -219,3 +219,29 @@ def test_members_of_sub_departments_stay_employees(corp, sandbox):
     run = sync.run_sync(sync.start(corp).id)
     assert run.status == "done" and count(Employee, Employee.status == "active") == 13
     assert count(Employee, Employee.host_id == "DEEP", Employee.status == "active") == 1
+
+
+def test_progress_rates_are_per_stage_and_in_its_unit(monkeypatch):
+    from scrm.services.sync import Progress
+
+    now = [1000.0]
+    monkeypatch.setattr("scrm.services.sync.time.monotonic", lambda: now[0])
+    counts = {"relationships": 13042331, "group_chats": 40}
+    groups = Progress("groups", 1, 1, counts, started=1000.0, base={"relationships": 13042331, "group_chats": 0})
+    assert groups.unit == "group chats" and groups.rate is None  # done in no time: no nonsense number
+    now[0] = 1002.0
+    assert groups.rate == 20.0  # 40 group chats in 2 s, not the relationships of the stage before
+    resumed = Progress("customers", 3, 10, {"relationships": 5000}, started=1000.0, base={"relationships": 4000})
+    assert resumed.unit == "relationships" and resumed.rate == 500.0  # only what this run read
+
+
+def test_the_sync_command_shows_each_stage_in_its_unit(app, fake_host, monkeypatch):
+    from scrm.services import sync as sync_service
+    from tests.builders import make_corp
+
+    corp = make_corp()
+    monkeypatch.setattr(sync_service, "MIN_RATE_SECONDS", 0.0)
+    out = app.test_cli_runner().invoke(args=["sync", "--corp", corp.corp_key])
+    assert out.exit_code == 0, out.output
+    assert "relationships/s" not in out.stderr.split("groups:")[-1]
+    assert "employees/s" in out.stderr.split("employees:")[1].split("\r")[0]
