@@ -79,9 +79,8 @@ def test_the_quick_start_works_as_written_right_after_make_run(served):
     parts = re.split(r"==CMD \d+==\n", done.stdout)[1:]
     assert done.returncode == 0, f"failed: {commands[len(parts) - 1]}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     answers = [part.strip() for part in parts]
-    assert len(answers) == 7, commands
-    corps, employees, channel, scan, customers, stats = (answers[0], answers[2], answers[3], answers[4],
-                                                         answers[5], answers[6])
+    assert len(answers) == 8, commands
+    corps, _, employees, channel, scan, customers, stats, welcomes = answers
     assert f"127.0.0.1:{port}/callbacks/wecom/sandbox-wecom" in corps  # the served address, not 5000
     assert len(json.loads(employees)["items"]) == 20
     created = json.loads(channel)
@@ -89,4 +88,5 @@ def test_the_quick_start_works_as_written_right_after_make_run(served):
     assert json.loads(scan)["delivered"] == 3
     assert json.loads(customers)["total"] == 3
     assert json.loads(stats)["total"]["new"] == 3, stats
+    assert len([line for line in welcomes.splitlines() if " sent " in f" {line} "]) == 3, welcomes
     assert "星火科技" in corps and "（沙箱）（沙箱）" not in corps and "Traceback" not in log.read_text()

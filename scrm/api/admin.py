@@ -12,7 +12,8 @@ from scrm.api.schemas import Id, Strict
 from scrm.errors import NotFound
 from scrm.services import corps, doctor, followups, inbox
 
-bp = Blueprint("admin", __name__, description="The corp, its checks, events and follow-ups (admin only)")
+bp = Blueprint("admin", __name__, description="The corp, its checks, events and follow-ups (admin only)\n"
+                                                "zh:企业设置、自检、事件与后续任务（仅管理员）")
 bp.before_request(require_token)
 
 
@@ -113,20 +114,38 @@ def _page(rows, limit):
 class CorpResource(MethodView):
     @bp.response(200, CorpOut)
     def get(self):
-        """The token's corp: platform, ids, API root and the callback URL to paste into the host console."""
+        """The token's corp
+
+        Platform, ids, API root and the callback URL to paste into the host console.
+
+        zh:本企业信息
+        平台、ID、API 地址，以及要填入平台后台的回调地址。
+        """
         return corps.describe(g.principal.corp)
 
     @bp.arguments(CorpPatch)
     @bp.response(200, CorpOut)
     def patch(self, body):
-        """Change the corp's name, credentials (write-only) or API root; a new secret drops the cached token."""
+        """Change the corp
+
+        Name, credentials (write-only) or API root; a new secret drops the cached token.
+
+        zh:修改企业设置
+        名称、凭据（只写）或 API 地址；更换密钥会清除缓存的令牌。
+        """
         return corps.describe(corps.update_corp(g.principal.corp.corp_key, **body))
 
 
 @bp.route("/doctor", methods=["GET"])
 @bp.response(200, DoctorOut)
 def doctor_checks():
-    """The checks of the service and of this corp (its host and credentials, callback URL, inbox, follow-ups)."""
+    """Check the service and this corp
+
+    Its host and credentials, callback URL, inbox, follow-ups.
+
+    zh:自检
+    服务与本企业：平台连通与凭据、回调地址、事件队列、后续任务。
+    """
     checks = doctor.corp_checks(g.principal.corp)
     return {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
 
@@ -135,7 +154,13 @@ def doctor_checks():
 @bp.arguments(EventQuery, location="query")
 @bp.response(200, EventPage)
 def list_events(query):
-    """The corp's received host events, newest first."""
+    """List received host events
+
+    Newest first, with status, attempts and last error.
+
+    zh:平台事件列表
+    最新在前，含状态、尝试次数与最近错误。
+    """
     rows = inbox.list_events(corp_id=g.principal.corp.id, status=query.get("status"), event_type=query.get("type"),
                              limit=query["limit"], before_id=query.get("before_id"))
     return _page(rows, query["limit"])
@@ -144,7 +169,13 @@ def list_events(query):
 @bp.route("/events/<int:event_id>/replay", methods=["POST"])
 @bp.response(202, Started)
 def replay_event(event_id):
-    """Process an event again (idempotent): it is pending now and the sweeper runs it within seconds."""
+    """Replay an event
+
+    Idempotent: it is pending again and the sweeper runs it within seconds.
+
+    zh:重新处理事件
+    幂等：事件回到待处理，几秒内由清扫任务执行。
+    """
     try:
         row = inbox.get(event_id)
     except NotFound:
@@ -159,7 +190,13 @@ def replay_event(event_id):
 @bp.arguments(FollowupQuery, location="query")
 @bp.response(200, FollowupPage)
 def list_followups(query):
-    """The corp's follow-ups (work left after an event), newest first, with their last error."""
+    """List follow-ups
+
+    Work left after an event, newest first, with the last error.
+
+    zh:后续任务列表
+    事件之后的待办工作，最新在前，含最近错误。
+    """
     rows = followups.list_followups(corp_id=g.principal.corp.id, status=query.get("status"), limit=query["limit"],
                                     before_id=query.get("before_id"))
     return _page(rows, query["limit"])
@@ -168,7 +205,13 @@ def list_followups(query):
 @bp.route("/followups/<int:followup_id>/retry", methods=["POST"])
 @bp.response(202, Started)
 def retry_followup(followup_id):
-    """Run a follow-up again (a dead one too) with fresh attempts; a done one is left alone (409)."""
+    """Retry a follow-up
+
+    A dead one too, with fresh attempts; a done one is left alone (409).
+
+    zh:重试后续任务
+    失败的也可重试，尝试次数重新计算；已完成的返回 409。
+    """
     from scrm.errors import Conflict
     from scrm.extensions import db
     from scrm.models import Followup
