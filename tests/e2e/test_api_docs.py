@@ -3,7 +3,7 @@ operations under the page's Content-Security-Policy, in Chinese by default and i
 import pytest
 
 from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture: product + sandbox on one live server)
-from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, _need
+from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, SIZES, _need
 
 VENDOR = "scrm/api/static/vendor/swagger-ui-bundle.js"
 
@@ -21,8 +21,7 @@ def test_the_docs_page_renders_the_operations_on_a_phone_and_a_desktop(embedded)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            for name, size, mobile in (("phone", {"width": 390, "height": 844}, True),
-                                       ("desktop", {"width": 1280, "height": 800}, False)):
+            for name, size, mobile in SIZES:
                 page = browser.new_page(viewport=size, is_mobile=mobile, locale="zh-CN")
                 problems = []
                 page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)

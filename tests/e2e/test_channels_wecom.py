@@ -114,7 +114,7 @@ def test_a_temporary_code_expires_on_the_host(embedded):
 
 
 def test_the_wecom_landing_pages_qr_code_sits_centred_under_its_text(embedded):
-    from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, WEUI, _need
+    from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, SIZES, WEUI, _need
 
     _need(CHROMIUM, "install Debian's chromium (`make setup` does)")
     _need(WEUI, "`make setup` copies WeUI from node_modules (npm ci)")
@@ -129,8 +129,7 @@ def test_the_wecom_landing_pages_qr_code_sits_centred_under_its_text(embedded):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            for name, viewport, mobile in (("phone", {"width": 390, "height": 844}, True),
-                                           ("desktop", {"width": 1280, "height": 800}, False)):
+            for name, viewport, mobile in SIZES:
                 page = browser.new_page(viewport=viewport, is_mobile=mobile, locale="zh-CN")
                 page.goto(url)
                 page.wait_for_function("document.getElementById('channel-qr').complete")

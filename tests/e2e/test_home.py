@@ -8,7 +8,7 @@ from scrm.extensions import db
 from scrm.models import Employee, Tag
 from scrm.services import channels, corps, overview, sync
 from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture: product + sandbox on one live server)
-from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, _need
+from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, SIZES, _need
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -118,8 +118,8 @@ def test_home_and_sandbox_index_in_headless_chromium_on_phone_and_desktop(connec
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            for size, viewport in (("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1280, "height": 800})):
-                page = browser.new_page(viewport=viewport, locale="zh-CN", is_mobile=size == "phone")
+            for size, viewport, mobile in SIZES:
+                page = browser.new_page(viewport=viewport, locale="zh-CN", is_mobile=mobile)
                 page.on("console", lambda msg: violations.append(msg.text)
                         if "Content Security Policy" in msg.text else None)
                 for name, path in (("home", "/"), ("sandbox-index", "/sandbox/")):
@@ -158,9 +158,8 @@ def test_the_public_home_page_in_headless_chromium(make_app):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             try:
-                for size, viewport in (("phone", {"width": 390, "height": 844}),
-                                       ("desktop", {"width": 1280, "height": 800})):
-                    page = browser.new_page(viewport=viewport, locale="zh-CN", is_mobile=size == "phone")
+                for size, viewport, mobile in SIZES:
+                    page = browser.new_page(viewport=viewport, locale="zh-CN", is_mobile=mobile)
                     page.goto(f"http://127.0.0.1:{port}/")
                     page.screenshot(path=SHOTS / f"home-public-{size}.png", full_page=True)
                     assert page.locator("#title").inner_text() == "SCRM 服务正在运行"

@@ -24,6 +24,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "instance" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 WEUI = Path(__file__).resolve().parents[2] / "h5" / "static" / "vendor" / "weui.min.css"
+#: the two windows every page is looked at in: (name, viewport, is_mobile)
+SIZES = (("phone", {"width": 390, "height": 844}, True), ("desktop", {"width": 1280, "height": 800}, False))
 
 
 def _need(path: str | Path, hint: str) -> None:
