@@ -57,10 +57,11 @@ class Server:
         from werkzeug.serving import make_server
 
         app = self.app
-        server = make_server(self.host, self.port, app, threaded=True)
+        server = make_server(self.host, self.port, app, threaded=True)  # a port in use: werkzeug says so, exits 1
         click.echo(f"SCRM on http://{self.host}:{self.port}  (database "
                    f"{mask_url(app.config['SQLALCHEMY_DATABASE_URI'])})")
-        if "scrm.sandbox" in app.extensions:
+        syncing = "scrm.sandbox" in app.extensions
+        if syncing:
             from scrm import embedded
 
             for key in embedded.follow_address(app):
@@ -69,7 +70,7 @@ class Server:
             threading.Thread(target=self._first_sync, name="sandbox-sync", daemon=True).start()
         if app.config["TASKS_EAGER"]:
             EmbeddedBeat(app).start()
-        if "scrm.starting" not in app.extensions:
+        if not syncing:
             self._ready()
         server.serve_forever()
 
