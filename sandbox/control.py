@@ -23,11 +23,32 @@ def new_aes_key() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
 
 
+class StaleDatabase(RuntimeError):
+    """The sandbox's database was made by an older sandbox: a table lacks columns this one needs."""
+
+
+def check_schema(engine) -> None:
+    """The sandbox creates its tables but never migrates them (its data is emulated): say plainly when a database
+    from an older version lacks columns, instead of failing later on the first query that reads them."""
+    from sqlalchemy import inspect
+
+    found = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in found.get_columns(table.name)}
+        missing = sorted(set(table.c.keys()) - have)
+        if missing:
+            raise StaleDatabase(
+                f"the sandbox database {engine.url.render_as_string(hide_password=True)} was made by an older "
+                f"version (table {table.name} lacks {', '.join(missing)}): delete it (for the embedded default: "
+                f"`rm instance/sandbox.db instance/scrm.db`, then `make run`) so it is created afresh")
+
+
 class Control:
     """Create and change corps, move the clock, seed data and play scenarios; the product calls this in-process."""
 
     def __init__(self, sandbox: Sandbox):
         Base.metadata.create_all(sandbox.db.engine)  # every table is declared once this module is imported
+        check_schema(sandbox.db.engine)
         self.sandbox = sandbox
         self.db = sandbox.db
 

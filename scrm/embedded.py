@@ -29,8 +29,12 @@ def mount_sandbox(app: Flask) -> None:
     if not _sandbox_installed():
         raise ConfigError(f"SCRM_SANDBOX is on but {SANDBOX_MISSING}")
     from sandbox.app import create_sandbox_app
+    from sandbox.control import StaleDatabase
 
-    sandbox = create_sandbox_app(app.config["SANDBOX_DATABASE_URL"])
+    try:
+        sandbox = create_sandbox_app(app.config["SANDBOX_DATABASE_URL"])
+    except StaleDatabase as exc:
+        raise ConfigError(str(exc)) from None
     app.extensions["scrm.sandbox"] = sandbox
     app.extensions["sandbox.corp_alias"] = _host_corp_id
     app.extensions["sandbox.channel_scan"] = lambda corp, channel, **params: play_channel_scan(

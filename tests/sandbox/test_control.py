@@ -67,3 +67,20 @@ def test_cli_create_seed_play_advance(tmp_path, callback_receiver):
     assert bad.exit_code != 0
     moved = runner.invoke(sandbox_cli, ["advance", "60", "--db", db])
     assert moved.exit_code == 0 and json.loads(moved.output)["now"] > 0
+
+
+def test_a_database_of_an_older_sandbox_is_named_with_what_to_do(tmp_path):
+    """The sandbox never migrates: a table lacking a column is one clear error at start, not a failure later."""
+    import sqlite3
+
+    import pytest
+
+    from sandbox.app import open_sandbox
+    from sandbox.control import Control, StaleDatabase
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Control(open_sandbox(url))
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("ALTER TABLE sbx_corp DROP COLUMN token_ttl")
+    with pytest.raises(StaleDatabase, match=r"sbx_corp lacks token_ttl.*delete it"):
+        Control(open_sandbox(url))
