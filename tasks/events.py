@@ -22,7 +22,8 @@ QUIET_ENTRIES = frozenset({"sweep-inbox", "sweep-followups"})
 
 
 class QuietSweeps(logging.Filter):
-    """Lower an idle sweep's routine lines to DEBUG (a handler at INFO drops them; one at DEBUG still shows them)."""
+    """Lower an idle sweep's routine lines to DEBUG: dropped unless the logger is enabled for DEBUG (the root handler
+    of `logging.basicConfig` has no level of its own, so a relabelled record would still be printed)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
@@ -31,6 +32,7 @@ class QuietSweeps(logging.Filter):
                       and args[0] in QUIET_ENTRIES)
         if idle and record.levelno == logging.INFO:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 

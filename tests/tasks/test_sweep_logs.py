@@ -43,3 +43,20 @@ def test_a_sweep_that_finds_work_says_so(app, caplog, monkeypatch):
     lines = info_lines(caplog)
     assert any("starting 1 follow-up(s) again" in line for line in lines), lines
     assert any("succeeded" in line and ": 1" in line for line in lines), lines
+
+
+def test_an_idle_sweep_is_not_printed_by_a_handler_without_a_level(app):
+    """`logging.basicConfig` (the embedded server's log) adds a handler with no level: relabelling is not enough."""
+    seen = []
+    handler = logging.Handler()  # level NOTSET, as basicConfig's
+    handler.emit = lambda record: seen.append(record.getMessage())
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        app.extensions["celery"].tasks["scrm.events.sweep"].apply(throw=True)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
+    assert not [line for line in seen if "scrm.events.sweep" in line], seen
