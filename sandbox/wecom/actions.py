@@ -13,16 +13,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from sandbox import names
 from sandbox.core import Corp, SandboxDB
 from sandbox.delivery import DeliveryResult
 from sandbox.state import Sandbox
 from sandbox.wecom.models import (LEFT, ContactWay, Customer, Follow, GroupChat, GroupMember, MassTarget, Settled, Tag,
-                                  TagGroup, Token, Transfer, User, delete_tags, issue_oauth_code, issue_welcome_code,
-                                  new_id)
-from sandbox.wecom.seed import external_id
+                                  TagGroup, Token, Transfer, User, delete_tags, fail_transfer, issue_oauth_code,
+                                  issue_welcome_code, new_id)
+from sandbox.wecom.seed import customer_row, external_id, follow_row
 
 
 @dataclass
@@ -209,6 +209,22 @@ def _pick_follow(run: Run, s, userid: str | None, external_userid: str | None) -
 
 
 @action
+def give_customers(run: Run, userid: str, count: int = 1) -> dict[str, Any]:
+    """Give one member `count` new customers at once (bulk inserts, like the seed, and no callbacks): a member at
+    WeCom's customer limit, or a departed member with many unassigned customers, in well under a second."""
+    count = int(count)
+    cid, now = run.corp.corp_id, int(run.now)
+    with run.db.session() as s:
+        if s.get(User, (cid, userid)) is None:
+            raise LookupError(f"no employee {userid!r}")
+        ids = [external_id() for _ in range(count)]
+        if ids:
+            s.execute(insert(Customer), [customer_row(cid, ext, run.rng) for ext in ids])
+            s.execute(insert(Follow), [follow_row(cid, userid, ext, [], now, run.rng) for ext in ids])
+    return {"userid": userid, "external_userid": ids}
+
+
+@action
 def customer_deletes_employee(run: Run, userid: str | None = None,
                               external_userid: str | None = None) -> dict[str, Any]:
     """The customer deletes the employee: del_follow_user."""
@@ -268,7 +284,11 @@ def churn(run: Run, events: int = 20, over: float = 0.0) -> dict[str, Any]:
 @action
 def refuse_transfer(run: Run, external_userid: str | None = None,
                     reason: str = "customer_refused") -> dict[str, Any]:
-    """The customer refuses a waiting takeover: status 3 and a transfer_fail callback."""
+    """The customer refuses a waiting takeover (reason customer_limit_exceed: the takeover member is at their
+    limit): status 3 (4) and a transfer_fail callback naming the takeover member. An on-job customer stays with
+    the handover member; a departed member's customer is lost, as the community answer in the reference says
+    ("refused/failed 离职 → customer lost"): the departed member's follow is removed without a callback of its
+    own, so the customer leaves get_unassigned_list and nobody follows them for that member any more."""
     with run.db.session() as s:
         q = select(Transfer).where(Transfer.corp_id == run.corp.corp_id, Transfer.status == 2)
         if external_userid:
@@ -276,18 +296,23 @@ def refuse_transfer(run: Run, external_userid: str | None = None,
         t = s.scalars(q.order_by(Transfer.id).limit(1)).first()
         if t is None:
             raise LookupError("no waiting transfer")
-        t.status = 3 if reason == "customer_refused" else 4
-        takeover, ext = t.takeover, t.external_userid
-    run.emit("change_external_contact", [("ChangeType", "transfer_fail"), ("FailReason", reason),
-                                         ("UserID", takeover), ("ExternalUserID", ext)], key=ext)
-    return {"external_userid": ext, "takeover_userid": takeover}
+        fail_transfer(s, t, 3 if reason == "customer_refused" else 4)
+        ended = Settled(t.handover, t.takeover, t.external_userid, failed=reason)
+    transfers_settled(run, [ended])
+    return {"external_userid": ended.external_userid, "takeover_userid": ended.takeover}
 
 
 def transfers_settled(run: Run, settled: list[Settled]) -> None:
-    """The host's callbacks for completed takeovers (doc 96325): add_external_contact for the takeover member
-    (unless they were friends already or the customer came back to them), del_external_contact with Source
-    DELETE_BY_TRANSFER for the handover member."""
+    """The host's callbacks for ended takeovers (doc 96325): transfer_fail with FailReason and the takeover
+    member's UserID for one that failed; else add_external_contact for the takeover member (unless they were
+    friends already or the customer came back to them), del_external_contact with Source DELETE_BY_TRANSFER for
+    the handover member."""
     for t in settled:
+        if t.failed:
+            run.emit("change_external_contact", [("ChangeType", "transfer_fail"), ("FailReason", t.failed),
+                                                 ("UserID", t.takeover), ("ExternalUserID", t.external_userid)],
+                     key=t.external_userid)
+            continue
         if t.added:
             run.emit("change_external_contact", [("ChangeType", "add_external_contact"), ("UserID", t.takeover),
                                                  ("ExternalUserID", t.external_userid)], key=t.external_userid)
@@ -413,6 +438,33 @@ def group_chat(run: Run, change: str = "create", chat_id: str | None = None, own
                 raise ValueError("change must be create, update or dismiss")
     run.emit("change_external_chat", [("ChatId", chat_id), ("ChangeType", change), *fields], key=f"chat:{chat_id}")
     return {"chat_id": chat_id, "change": change}
+
+
+@action
+def give_group_chats(run: Run, userid: str, count: int = 1, customers: int = 2) -> dict[str, Any]:
+    """Give one member `count` customer group chats they own, each with `customers` of their customers (new ones
+    when they have too few) as members; set-up like the seed's chats, so no callbacks."""
+    cid, now = run.corp.corp_id, int(run.now)
+    count, customers = int(count), int(customers)
+    with run.db.session() as s:
+        owner = s.get(User, (cid, userid))
+        if owner is None:
+            raise LookupError(f"no employee {userid!r}")
+        own = list(s.scalars(select(Follow.external_userid).where(Follow.corp_id == cid, Follow.userid == userid)
+                             .order_by(Follow.id).limit(customers)))
+    if len(own) < customers:
+        own += give_customers(run, userid, customers - len(own))["external_userid"]
+    chat_ids = [new_id("wr") for _ in range(count)]
+    with run.db.session() as s:
+        for chat_id in chat_ids:
+            s.add(GroupChat(chat_id=chat_id, corp_id=cid, name=run.rng.choice(names.CHAT_NAMES), owner=userid,
+                            create_time=now, status=1 if owner.status == LEFT else 0,
+                            member_version=secrets.token_hex(16)))
+        s.execute(insert(GroupMember), [
+            dict(chat_id=chat_id, userid=m, type=1 if m == userid else 2, join_time=now, join_scene=1,
+                 invitor="" if m == userid else userid, name=owner.name if m == userid else names.nickname(run.rng))
+            for chat_id in chat_ids for m in [userid, *own]])
+    return {"userid": userid, "chat_id": chat_ids}
 
 
 # ---------------------------------------------------------------- members acting in the app

@@ -6,7 +6,8 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import (Boolean, Double, Index, Integer, JSON, String, Text, UniqueConstraint, delete, func,
+                        select)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sandbox.core import Base
@@ -16,7 +17,10 @@ OAUTH_CODE_TTL = 300
 TICKET_TTL = 7200
 TAKEOVER_DELAY = 24 * 3600
 TRANSFER_WINDOW = 90 * 86400
-TRANSFERS_PER_WINDOW = 2
+TRANSFERS_PER_WINDOW = 2  # per customer (doc 92125) and, on-job, per group chat (doc 95703)
+CUSTOMER_LIMIT = 50000  # customers one member may follow; a takeover past it ends with status 4 (doc 94088)
+GROUPCHAT_TRANSFERS_PER_DAY = 300  # chats handed to one new owner per natural day (docs 92127, 95703)
+CN_UTC_OFFSET = 8 * 3600  # WeCom's natural days are Beijing days
 MEDIA_TTL = 3 * 86400  # temporary media (doc 90253)
 LEFT = 5  # user status: left the company (kept so their customers can be listed as unassigned)
 ALNUM = string.ascii_letters + string.digits
@@ -182,7 +186,7 @@ class Media(Base):
 
 
 class Transfer(Base):
-    """A takeover request; status 2 waiting, 1 done, 3 refused, 4 taker at limit."""
+    """A takeover request; status 2 waiting, 1 done, 3 refused, 4 taker at limit, 5 no record (doc 94088)."""
 
     __tablename__ = "sbx_wc_transfer"
 
@@ -215,6 +219,22 @@ class GroupChat(Base):
     status: Mapped[int] = mapped_column(Integer, default=0)
     admin_list: Mapped[list] = mapped_column(JSON, default=list)
     member_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class GroupChatTransfer(Base):
+    """A group chat handed to a new owner, kept for the per-day and per-90-days caps (docs 92127, 95703)."""
+
+    __tablename__ = "sbx_wc_group_chat_transfer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    old_owner: Mapped[str] = mapped_column(String(64))
+    new_owner: Mapped[str] = mapped_column(String(64))
+    resigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Double)
+    __table_args__ = (Index("ix_sbx_wc_chat_transfer_owner", "corp_id", "new_owner", "created_at"),
+                      Index("ix_sbx_wc_chat_transfer_chat", "chat_id", "created_at"))
 
 
 class GroupMember(Base):
@@ -316,40 +336,72 @@ def delete_tags(s: Session, corp_id: str, tag_ids: list[str], group_ids: list[st
             s.execute(delete(TagGroup).where(TagGroup.group_id == gid))
 
 
+def day_start(now: float) -> float:
+    """The start of the natural (Beijing) day that `now` falls in."""
+    return now - (now + CN_UTC_OFFSET) % 86400
+
+
 @dataclass(frozen=True)
 class Settled:
-    """A takeover that completed: who handed over, who took over, and whether the host tells the takeover member
-    with add_external_contact (not when they were friends already, nor when the customer comes back to them)."""
+    """A takeover that ended: who handed over, who took over, and whether the host tells the takeover member
+    with add_external_contact (not when they were friends already, nor when the customer comes back to them);
+    `failed` is the FailReason of a takeover that did not happen (transfer_fail, doc 92130)."""
 
     handover: str
     takeover: str
     external_userid: str
-    added: bool
+    added: bool = False
+    failed: str = ""
 
 
-def settle_transfers(s: Session, corp_id: str, now: float) -> list[Settled]:
-    """Complete takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read); the caller
-    sends the host's callbacks for what this returns once its transaction is committed (doc 96325)."""
+def fail_transfer(s: Session, t: Transfer, status: int) -> None:
+    """End a waiting takeover without it: 3 refused by the customer, 4 takeover member at their limit. An on-job
+    customer stays with the handover member; a departed member's customer is lost (community answer quoted in
+    the reference, "refused/failed 离职 → customer lost"): the departed member's follow goes, so the customer
+    leaves get_unassigned_list. The host's only callback is transfer_fail."""
+    t.status = status
+    if t.resigned:
+        s.execute(delete(Follow).where(Follow.corp_id == t.corp_id, Follow.userid == t.handover,
+                                       Follow.external_userid == t.external_userid))
+
+
+def settle_transfers(s: Session, corp_id: str, now: float, customer_limit: int = CUSTOMER_LIMIT) -> list[Settled]:
+    """End takeovers whose 24 hours have passed on the sandbox clock (lazily, on the next read): 1 done; 5 when the
+    handover member no longer follows the customer (either side deleted the other meanwhile), without callbacks;
+    4 when the takeover member already follows `customer_limit` customers. The caller sends the host's callbacks
+    for what this returns once its transaction is committed (doc 96325)."""
     due = list(s.scalars(select(Transfer).where(Transfer.corp_id == corp_id, Transfer.status == 2,
-                                                Transfer.created_at <= now - TAKEOVER_DELAY)))
+                                                Transfer.created_at <= now - TAKEOVER_DELAY)
+                              .order_by(Transfer.id)))
     settled = []
+    held: dict[str, int] = {}  # customers each takeover member follows, kept current through this batch
     for t in due:
         old = s.scalar(select(Follow).where(Follow.corp_id == corp_id, Follow.userid == t.handover,
                                             Follow.external_userid == t.external_userid))
+        if old is None:
+            t.status = 5
+            continue
         taken = s.scalar(select(Follow.id).where(Follow.corp_id == corp_id, Follow.userid == t.takeover,
                                                  Follow.external_userid == t.external_userid))
+        if taken is None:
+            if t.takeover not in held:
+                held[t.takeover] = s.scalar(select(func.count()).select_from(Follow).where(
+                    Follow.corp_id == corp_id, Follow.userid == t.takeover)) or 0
+            if held[t.takeover] >= customer_limit:
+                fail_transfer(s, t, 4)
+                settled.append(Settled(t.handover, t.takeover, t.external_userid, failed="customer_limit_exceed"))
+                continue
+            held[t.takeover] += 1
         back = s.scalar(select(Transfer.id).where(Transfer.corp_id == corp_id, Transfer.status == 1,
                                                   Transfer.handover == t.takeover,
                                                   Transfer.external_userid == t.external_userid).limit(1))
-        if old is not None and taken is None:
+        if taken is None:
             s.add(Follow(corp_id=corp_id, userid=t.takeover, external_userid=t.external_userid, remark=old.remark,
                          description=old.description, remark_mobiles=old.remark_mobiles, tag_ids=old.tag_ids,
                          createtime=int(t.created_at + TAKEOVER_DELAY), add_way=202 if not t.resigned else 203,
                          state=old.state, oper_userid=t.takeover))
-        if old is not None:
-            s.delete(old)
-            settled.append(Settled(t.handover, t.takeover, t.external_userid,
-                                   added=taken is None and back is None))
+        s.delete(old)
+        settled.append(Settled(t.handover, t.takeover, t.external_userid, added=taken is None and back is None))
         t.status = 1
         t.takeover_time = t.created_at + TAKEOVER_DELAY
     if due:

@@ -62,9 +62,9 @@ def _seed_wecom(db: SandboxDB, corp: Corp, employees: int, customers: int, rng: 
         for _ in range(min(BATCH, customers - offset)):
             ext = external_id()
             customer_ids.append(ext)
-            rows.append(_customer(cid, ext, rng))
+            rows.append(customer_row(cid, ext, rng))
             for userid in _followers(staff, rng, per_customer):
-                links.append(_follow(cid, userid, ext, tag_ids, now, rng))
+                links.append(follow_row(cid, userid, ext, tag_ids, now, rng))
         with db.session() as s:
             s.execute(insert(Customer), rows)
             s.execute(insert(Follow), links)
@@ -104,7 +104,7 @@ def _tags(s, corp_id: str, now: int) -> list[str]:
     return list(s.scalars(select(Tag.tag_id).where(Tag.corp_id == corp_id)))
 
 
-def _customer(corp_id: str, ext: str, rng: random.Random) -> dict[str, Any]:
+def customer_row(corp_id: str, ext: str, rng: random.Random) -> dict[str, Any]:
     wecom_user = rng.random() < 0.08
     row = dict(external_userid=ext, corp_id=corp_id, gender=rng.choice((0, 1, 2)),
                name=names.person(rng) if wecom_user else names.nickname(rng), type=2 if wecom_user else 1,
@@ -127,7 +127,7 @@ def _followers(staff: list[str], rng: random.Random, per_customer: float | None 
     return rng.sample(staff, k)
 
 
-def _follow(corp_id: str, userid: str, ext: str, tag_ids: list[str], now: int, rng: random.Random) -> dict[str, Any]:
+def follow_row(corp_id: str, userid: str, ext: str, tag_ids: list[str], now: int, rng: random.Random) -> dict[str, Any]:
     add_way = rng.choice(ADD_WAYS)
     return dict(corp_id=corp_id, userid=userid, external_userid=ext,
                 remark=rng.choice(names.REMARKS) if rng.random() < 0.15 else "",

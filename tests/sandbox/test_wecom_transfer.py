@@ -1,7 +1,12 @@
 """Transfers, unassigned customers and group chats of the WeCom sandbox."""
 from __future__ import annotations
 
+import time
+import xml.etree.ElementTree as ET
+
 import pytest
+
+from connectors.wecom.crypto import WeComCrypto
 
 DAY = 86400
 
@@ -28,10 +33,47 @@ def _result(wecom, handover, takeover, resigned=False):
     return wecom.ok("post", path, {"handover_userid": handover, "takeover_userid": takeover})["customer"]
 
 
+def _customers(wecom, userid):
+    return wecom.ok("get", "externalcontact/list", userid=userid)["external_userid"]
+
+
+def _wire(sandbox, wecom, receiver):
+    """Send the corp's callbacks to `receiver`; returns a reader of what arrived, decrypted, as dicts."""
+    corp = sandbox.control.update_corp(wecom.corp.corp_id, callback_url=receiver.url)
+    crypto = WeComCrypto(corp.callback_token, corp.callback_aes_key, corp.corp_id)
+
+    def arrived() -> list[dict[str, str]]:
+        sandbox.deliverer.wait(5)
+        return [{e.tag: (e.text or "") for e in ET.fromstring(crypto.decrypt_body(
+            r.body, r.args.get("msg_signature"), r.args.get("timestamp"), r.args.get("nonce")))}
+            for r in receiver.received]
+    return arrived
+
+
+def _chat_transfer(wecom, chat_ids, new_owner, resigned=False):
+    path = "externalcontact/groupchat/transfer" if resigned else "externalcontact/groupchat/onjob_transfer"
+    return wecom.post(path, {"chat_id_list": chat_ids, "new_owner": new_owner})
+
+
+def _failed(wecom, chat_ids, new_owner, resigned=False):
+    out = _chat_transfer(wecom, chat_ids, new_owner, resigned)
+    assert out["errcode"] == 0, out  # per-chat failures hide under a top-level 0
+    return {f["chat_id"]: f["errcode"] for f in out["failed_chat_list"]}
+
+
+def _chats(sandbox, wecom, userid, count=1):
+    return sandbox.play(wecom.corp, "give_group_chats", userid=userid, count=count)["result"]["chat_id"]
+
+
+def _listed(wecom, **body):
+    return {c["chat_id"]: c["status"]
+            for c in wecom.ok("post", "externalcontact/groupchat/list", {"limit": 1000, **body})["group_chat_list"]}
+
+
 def test_takeover_completes_after_24_hours(sandbox, wecom):
     ext = _customer_of(wecom, "E00001")
     assert _transfer(wecom, "E00001", "E00002", ext)["customer"] == [{"external_userid": ext, "errcode": 0}]
-    assert _transfer(wecom, "E00001", "E00003", ext)["customer"][0]["errcode"] == 40100
+    assert _transfer(wecom, "E00001", "E00003", ext)["customer"][0]["errcode"] == 40129  # already in transfer
     waiting = _result(wecom, "E00001", "E00002")
     assert waiting[0]["status"] == 2
     sandbox.clock.advance(DAY - 60)
@@ -76,6 +118,66 @@ def test_refused_transfer_reports_status_3(sandbox, wecom):
     sandbox.clock.advance(2 * DAY)
     assert _result(wecom, "E00001", "E00002")[0]["status"] == 3
     assert ext in wecom.ok("get", "externalcontact/list", userid="E00001")["external_userid"]
+
+
+def test_takeover_ends_with_status_5_when_the_handover_no_longer_follows_the_customer(sandbox, wecom,
+                                                                                    callback_receiver):
+    """Either side deleted the other while the takeover waited: nothing to take over, no callback (doc 94088)."""
+    arrived = _wire(sandbox, wecom, callback_receiver)
+    gone, dropped = _customers(wecom, "E00001")[:2]
+    for ext in (gone, dropped):
+        assert _transfer(wecom, "E00001", "E00002", ext)["customer"][0]["errcode"] == 0
+    sandbox.play(wecom.corp, "customer_deletes_employee", userid="E00001", external_userid=gone)
+    sandbox.play(wecom.corp, "employee_deletes_customer", userid="E00001", external_userid=dropped)
+    sandbox.clock.advance(DAY)
+    done = {c["external_userid"]: c for c in _result(wecom, "E00001", "E00002")}
+    assert {done[gone]["status"], done[dropped]["status"]} == {5} and "takeover_time" not in done[gone]
+    assert not {gone, dropped} & set(_customers(wecom, "E00002"))
+    assert [c["ChangeType"] for c in arrived()] == ["del_follow_user", "del_external_contact"]
+
+
+def test_takeover_member_at_the_customer_limit_ends_with_status_4(sandbox, wecom, callback_receiver):
+    """The corp's customer_limit (WeCom: 50,000 per member) is checked at takeover time, counting this batch."""
+    arrived = _wire(sandbox, wecom, callback_receiver)
+    held = len(_customers(wecom, "E00002"))
+    sandbox.control.set_limits(wecom.corp.corp_id, {"customer_limit": held + 1})
+    first, second = [e for e in _customers(wecom, "E00001") if e not in _customers(wecom, "E00002")][:2]
+    for ext in (first, second):
+        assert _transfer(wecom, "E00001", "E00002", ext)["customer"][0]["errcode"] == 0
+    sandbox.clock.advance(DAY)
+    done = {c["external_userid"]: c["status"] for c in _result(wecom, "E00001", "E00002")}
+    assert done == {first: 1, second: 4}
+    assert second in _customers(wecom, "E00001") and second not in _customers(wecom, "E00002")
+    assert len(_customers(wecom, "E00002")) == held + 1
+    fail = [c for c in arrived() if c["ChangeType"] == "transfer_fail"]
+    assert [(c["FailReason"], c["UserID"], c["ExternalUserID"]) for c in fail] == \
+        [("customer_limit_exceed", "E00002", second)]
+    assert {c["ChangeType"] for c in arrived() if c["ExternalUserID"] == first} == \
+        {"add_external_contact", "del_external_contact"}
+
+
+def test_refused_departed_transfer_loses_the_customer(sandbox, wecom):
+    ext = _customer_of(wecom, "E00004")
+    sandbox.play(wecom.corp, "leave", userid="E00004")
+    assert _transfer(wecom, "E00004", "E00005", ext, resigned=True)["customer"][0]["errcode"] == 0
+    played = sandbox.play(wecom.corp, "refuse_transfer", external_userid=ext)
+    assert played["events"] == ["change_external_contact:transfer_fail"]
+    assert _result(wecom, "E00004", "E00005", resigned=True)[0]["status"] == 3
+    unassigned = wecom.ok("post", "externalcontact/get_unassigned_list", {})["info"]
+    assert ext not in {i["external_userid"] for i in unassigned}
+    sandbox.clock.advance(DAY)
+    assert ext not in _customers(wecom, "E00005")
+    assert _transfer(wecom, "E00004", "E00005", ext, resigned=True)["customer"][0]["errcode"] == 84061
+
+
+def test_departed_transfer_needs_an_active_takeover_and_no_waiting_transfer(sandbox, wecom):
+    ext = _customer_of(wecom, "E00004")
+    sandbox.play(wecom.corp, "leave", userid="E00004")
+    sandbox.play(wecom.corp, "leave", userid="E00006")
+    assert _transfer(wecom, "E00004", "E00006", ext, resigned=True)["errcode"] == 40003
+    assert _transfer(wecom, "E00001", "E00006", _customer_of(wecom, "E00001"))["errcode"] == 40003
+    assert _transfer(wecom, "E00004", "E00005", ext, resigned=True)["customer"][0]["errcode"] == 0
+    assert _transfer(wecom, "E00004", "E00002", ext, resigned=True)["customer"][0]["errcode"] == 40129
 
 
 def test_departed_employee_customers_are_unassigned_then_inherited(sandbox, wecom):
@@ -150,3 +252,63 @@ def test_group_chat_list_needs_owner_filter_past_1000_visible_members(sandbox, w
     assert listed == everyone and everyone
     too_many = {"limit": 1000, "owner_filter": {"userid_list": [f"u{i}" for i in range(101)]}}
     assert wecom.post("externalcontact/groupchat/list", too_many)["errcode"] == 40058
+
+
+def test_departed_owner_chats_are_listed_by_owner_filter_or_status(sandbox, wecom):
+    """Doc 93414: a departed owner's chats come only with owner_filter naming them, or by status_filter 1..3."""
+    mine = _chats(sandbox, wecom, "E00003", 2)
+    assert set(mine) <= set(_listed(wecom))
+    sandbox.play(wecom.corp, "leave", userid="E00003")
+    assert not set(mine) & set(_listed(wecom))
+    assert _listed(wecom, owner_filter={"userid_list": ["E00003"]}) == {c: 1 for c in mine}
+    assert set(mine) <= set(_listed(wecom, status_filter=1))
+    assert _failed(wecom, mine[:1], "E00001", resigned=True) == {}
+    assert _listed(wecom)[mine[0]] == 3 and mine[1] not in _listed(wecom)
+    assert mine[0] in _listed(wecom, status_filter=3) and mine[0] not in _listed(wecom, status_filter=1)
+
+
+def test_group_chat_transfer_errcodes(sandbox, wecom):
+    (kept,), (left,) = _chats(sandbox, wecom, "E00001"), _chats(sandbox, wecom, "E00002")
+    assert _chat_transfer(wecom, [], "E00003")["errcode"] == 40058
+    assert _chat_transfer(wecom, [f"wr{i}" for i in range(101)], "E00003")["errcode"] == 40058
+    assert _failed(wecom, [kept, "wrnope"], "E00001") == {kept: 90504, "wrnope": 90501}
+    assert _failed(wecom, [kept], "E00003", resigned=True) == {kept: 90500}
+    sandbox.play(wecom.corp, "leave", userid="E00002")
+    assert _failed(wecom, [left], "E00003") == {left: 90502}
+    assert _failed(wecom, [left, kept], "E00003", resigned=True) == {kept: 90500}
+    assert _failed(wecom, [left], "E00004", resigned=True) == {left: 90508}
+    chat = wecom.ok("post", "externalcontact/groupchat/get", {"chat_id": left})["group_chat"]
+    assert chat["owner"] == "E00003" and sum(m["type"] == 2 for m in chat["member_list"]) == 2
+
+
+def test_on_job_chat_transfers_twice_per_90_days(sandbox, wecom):
+    (chat,) = _chats(sandbox, wecom, "E00001")
+    assert _failed(wecom, [chat], "E00002") == {}
+    assert _failed(wecom, [chat], "E00001") == {}
+    assert _failed(wecom, [chat], "E00002") == {chat: 40128}
+    sandbox.clock.advance(90 * DAY)
+    assert _failed(wecom, [chat], "E00002") == {}
+
+
+def test_chats_to_one_new_owner_are_capped_per_natural_day(sandbox, wecom):
+    """At most 300 a day to one new owner (doc 92127), here lowered to 10 with the corp's limits."""
+    now = sandbox.clock.time()
+    sandbox.clock.advance(DAY - (now + 8 * 3600) % DAY + 3600)  # 01:00 Beijing time: the test stays in one day
+    chats = _chats(sandbox, wecom, "E00001", 12)
+    sandbox.control.set_limits(wecom.corp.corp_id, {"groupchat_transfer_per_day": 10})
+    assert _failed(wecom, chats, "E00002") == {c: 45009 for c in chats[10:]}
+    assert _failed(wecom, chats[10:], "E00002") == {c: 45009 for c in chats[10:]}
+    assert _failed(wecom, chats[10:], "E00003") == {}  # another new owner has a day of their own
+    (more,) = _chats(sandbox, wecom, "E00001")
+    sandbox.clock.advance(DAY)
+    assert _failed(wecom, [more], "E00002") == {}
+
+
+def test_give_customers_in_bulk(sandbox, wecom):
+    before = len(_customers(wecom, "E00001"))
+    started = time.monotonic()
+    given = sandbox.play(wecom.corp, "give_customers", userid="E00001", count=1050)["result"]
+    assert time.monotonic() - started < 1.0
+    assert len(given["external_userid"]) == 1050 and len(_customers(wecom, "E00001")) == before + 1050
+    with pytest.raises(LookupError):
+        sandbox.play(wecom.corp, "give_customers", userid="nobody", count=1)

@@ -17,7 +17,8 @@ from werkzeug.datastructures import FileStorage
 from sandbox.core import Corp, SandboxDB
 from sandbox.state import Sandbox
 from sandbox.wecom.actions import Run, transfers_settled
-from sandbox.wecom.models import Customer, Follow, LEFT, Tag, TagGroup, Token, User, settle_transfers
+from sandbox.wecom.models import (CUSTOMER_LIMIT, Customer, Follow, LEFT, Tag, TagGroup, Token, User,
+                                  settle_transfers)
 
 # ---------------------------------------------------------------- errors and plumbing
 
@@ -30,6 +31,7 @@ ERRMSG = {
     40058: "invalid parameter", 40068: "invalid tagid", 40071: "UserTag Name Already Exist",
     40072: "invalid tag name length", 40096: "invalid external userid", 40097: "user not resigned",
     40100: "user's external contacts in transfer", 40128: "customer transferred too often",
+    40129: "customer already in transfer",
     40130: "handover equals takeover", 40131: "handover is not a follower", 41001: "access_token missing",
     41002: "corpid missing", 41004: "corpsecret missing", 41006: "media_id missing", 41009: "missing userid",
     41011: "missing agentid", 41017: "missing tagid", 41035: "missing external userid",
@@ -43,7 +45,8 @@ ERRMSG = {
     45009: "api freq out of limit", 45033: "api concurrent out of limit", 47001: "data format error",
     60111: "userid not found", 60123: "invalid party id", 81017: "too many members: use owner_filter",
     84061: "not external contact",
-    90500: "group owner not resigned", 90501: "chat is not external group chat",
+    90500: "group owner not resigned", 90501: "chat is not external group chat", 90502: "group owner resigned",
+    90504: "group owner unchanged", 90508: "group chat already transferred",
 }
 
 
@@ -163,7 +166,8 @@ def _run(db: SandboxDB, s: Session, corp: Corp, handler: Handler, body: dict[str
 
 def settle(ctx: Ctx) -> None:
     """Complete the takeovers that are due; their callbacks go out after this request's commit."""
-    settled = settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now)
+    settled = settle_transfers(ctx.s, ctx.corp.corp_id, ctx.now,
+                               int(ctx.corp.limit("customer_limit", CUSTOMER_LIMIT)))
     if settled:
         sbx, corp = current_sandbox(), ctx.corp
         ctx.after.append(lambda: transfers_settled(Run(sbx, corp, random.Random()), settled))

@@ -1,4 +1,5 @@
-"""On-job and departed transfers, unassigned customers and group chats (doc 92125, 94081, 92273, 92120)."""
+"""On-job and departed transfers, unassigned customers and group chats (docs 92125, 94081, 92273, 92120, 92127,
+95703)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,9 @@ from sqlalchemy import and_, exists, func, select
 
 from sandbox.wecom.endpoints.base import (Ctx, ERRMSG, WeComError, api, cursor_in, cursor_out, int_cursor, page_limit,
                                           settle, user)
-from sandbox.wecom.models import (Customer, Follow, GroupChat, GroupMember, LEFT, TAKEOVER_DELAY, TRANSFERS_PER_WINDOW,
-                                  TRANSFER_WINDOW, Transfer, User)
+from sandbox.wecom.models import (Customer, Follow, GROUPCHAT_TRANSFERS_PER_DAY, GroupChat, GroupChatTransfer,
+                                  GroupMember, LEFT, TAKEOVER_DELAY, TRANSFERS_PER_WINDOW, TRANSFER_WINDOW, Transfer,
+                                  User, day_start)
 
 OWNER_FILTER_MAX = 100  # groupchat/list's owner_filter.userid_list (doc 92120)
 #: groupchat/list without owner_filter answers 81017 once the app sees more members than this (limits can lower it)
@@ -52,7 +54,7 @@ def _transfer_one(ctx: Ctx, ext: Any, handover: str, takeover: str, resigned: bo
     history = list(ctx.s.scalars(select(Transfer).where(Transfer.external_userid == ext,
                                                         Transfer.created_at > ctx.now - TRANSFER_WINDOW)))
     if any(t.status == 2 for t in history):
-        return 40100
+        return 40129
     if not resigned and sum(1 for t in history if not t.resigned) >= TRANSFERS_PER_WINDOW:
         return 40128
     ctx.s.add(Transfer(corp_id=corp_id, external_userid=ext, handover=handover, takeover=takeover, resigned=resigned,
@@ -135,7 +137,8 @@ def get_unassigned_list(ctx: Ctx) -> dict[str, Any]:
 @api("externalcontact/groupchat/list")
 def groupchat_list(ctx: Ctx) -> dict[str, Any]:
     """POST externalcontact/groupchat/list (doc 92120): limit 1..1000, status_filter 0..3, owner_filter (at most 100
-    owners); without one, an app that sees more than 1,000 members is refused with 81017."""
+    owners); without one, an app that sees more than 1,000 members is refused with 81017. A departed owner's chats
+    are listed only when owner_filter names that owner, or with status_filter 1..3 (doc 93414)."""
     limit = page_limit(ctx, "limit", None, 1000)
     status = int(ctx.opt("status_filter", 0, kind=int))
     if status not in (0, 1, 2, 3):
@@ -155,6 +158,9 @@ def groupchat_list(ctx: Ctx) -> dict[str, Any]:
         q = q.where(GroupChat.status == status)
     if owners:
         q = q.where(GroupChat.owner.in_(owners))
+    elif not status:  # a departed owner's chats only when owner_filter names them, or by their 离职 status
+        q = q.where(GroupChat.owner.not_in(select(User.userid).where(User.corp_id == ctx.corp.corp_id,
+                                                                     User.status == LEFT)))
     rows = list(ctx.s.execute(q.order_by(GroupChat.chat_id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -191,20 +197,25 @@ def _groupchat_transfer(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     if len(chat_ids) > 100:
         raise WeComError(40058, "chat_id_list holds at most 100 ids")
     new_owner = user(ctx, ctx.need("new_owner", 41009))
+    cid = ctx.corp.corp_id
+    per_day = int(ctx.corp.limit("groupchat_transfer_per_day", GROUPCHAT_TRANSFERS_PER_DAY))
+    today = ctx.s.scalar(select(func.count()).select_from(GroupChatTransfer).where(
+        GroupChatTransfer.corp_id == cid, GroupChatTransfer.new_owner == new_owner.userid,
+        GroupChatTransfer.created_at >= day_start(ctx.now))) or 0
     failed = []
     for chat_id in chat_ids:
         chat = ctx.s.get(GroupChat, chat_id) if isinstance(chat_id, str) else None
-        owner = ctx.s.get(User, (ctx.corp.corp_id, chat.owner)) if chat is not None else None
-        errcode = 0
-        if chat is None or chat.corp_id != ctx.corp.corp_id:
-            errcode = 90501
-        elif resigned and (owner is None or owner.status != LEFT):
-            errcode = 90500
-        elif chat.owner == new_owner.userid:
-            errcode = 40058
+        errcode = _chat_errcode(ctx, chat, new_owner.userid, resigned)
+        if not errcode and today >= per_day:
+            # ≤300 chats a day to one new owner (docs 92127, 95703), but neither the docs nor the global errcode
+            # list name a code for it: the sandbox answers the frequency limit's 45009
+            errcode = 45009
         if errcode:
             failed.append({"chat_id": chat_id, "errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")})
             continue
+        today += 1
+        ctx.s.add(GroupChatTransfer(corp_id=cid, chat_id=chat_id, old_owner=chat.owner, new_owner=new_owner.userid,
+                                    resigned=resigned, created_at=ctx.now))
         chat.owner = new_owner.userid
         chat.status = 3 if resigned else chat.status
         if ctx.s.get(GroupMember, (chat_id, new_owner.userid)) is None:
@@ -213,13 +224,40 @@ def _groupchat_transfer(ctx: Ctx, *, resigned: bool) -> dict[str, Any]:
     return {"failed_chat_list": failed}
 
 
+def _chat_errcode(ctx: Ctx, chat: GroupChat | None, new_owner: str, resigned: bool) -> int:
+    """Why one chat cannot go to `new_owner` (global errcodes 9050x), 0 when it can."""
+    if chat is None or chat.corp_id != ctx.corp.corp_id:
+        return 90501
+    owner = ctx.s.get(User, (chat.corp_id, chat.owner))
+    gone = owner is not None and owner.status == LEFT
+    if resigned and chat.status == 3:
+        return 90508  # inherited already: its owner is the heir now
+    if resigned and not gone:
+        return 90500
+    if not resigned and gone:
+        return 90502  # a departed owner's chats go through groupchat/transfer
+    if chat.owner == new_owner:
+        return 90504
+    if not resigned:
+        recent = ctx.s.scalar(select(func.count()).select_from(GroupChatTransfer).where(
+            GroupChatTransfer.chat_id == chat.chat_id, GroupChatTransfer.resigned.is_(False),
+            GroupChatTransfer.created_at > ctx.now - TRANSFER_WINDOW))
+        if recent >= TRANSFERS_PER_WINDOW:
+            # ≤2 on-job transfers per chat per 90 natural days (doc 95703) has no errcode of its own in the docs:
+            # the sandbox answers 40128, the customers' "transferred too often"
+            return 40128
+    return 0
+
+
 @api("externalcontact/groupchat/transfer")
 def groupchat_transfer(ctx: Ctx) -> dict[str, Any]:
-    """POST externalcontact/groupchat/transfer (doc 92127): chats of departed owners (90500 otherwise)."""
+    """POST externalcontact/groupchat/transfer (doc 92127): chats of departed owners (90500 otherwise, 90508 once
+    inherited), at most 300 a day to one new owner; per-chat failures in failed_chat_list under errcode 0."""
     return _groupchat_transfer(ctx, resigned=True)
 
 
 @api("externalcontact/groupchat/onjob_transfer")
 def groupchat_onjob_transfer(ctx: Ctx) -> dict[str, Any]:
-    """POST externalcontact/groupchat/onjob_transfer (doc 95703)."""
+    """POST externalcontact/groupchat/onjob_transfer (doc 95703): chats of members still employed (90502 otherwise),
+    at most 2 transfers per chat per 90 days and 300 a day to one new owner."""
     return _groupchat_transfer(ctx, resigned=False)
