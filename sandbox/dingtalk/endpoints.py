@@ -281,7 +281,10 @@ def _validate_contact(s, corp: Corp, contact: dict, *, creating: bool) -> list[i
     label_ids = [int(label) for label in labels]
     if any(label not in known for label in label_ids):
         raise DingTalkError(60204, "标签不存在")
-    find_user(s, corp, contact.get("follower_user_id", ""))
+    follower = s.scalar(select(DtUser).where(DtUser.corp_id == corp.corp_id,
+                                             DtUser.userid == str(contact.get("follower_user_id", ""))))
+    if follower is None or follower.left:  # a current member (update-enterprise-external-contacts: 60121)
+        raise DingTalkError(60121, "找不到该用户")
     if creating:
         mobile = str(contact.get("mobile") or "")
         if not (mobile.isdigit() and 5 <= len(mobile) <= 20) or not contact.get("state_code"):
@@ -309,8 +312,13 @@ def extcontact_create(db, corp, body):
 
 @oapi("topapi/extcontact/update")
 def extcontact_update(db, corp, body):
-    """update-enterprise-external-contacts: POST topapi/extcontact/update {contact{user_id, ...}}."""
+    """update-enterprise-external-contacts: POST topapi/extcontact/update {contact{user_id, name, follower_user_id,
+    label_ids, ...}}: those four are required (40036); the follower must be a current member (60121). A departed
+    follower stays on their contacts until an update names another."""
     contact = body.get("contact") or {}
+    missing = [k for k in ("user_id", "name", "follower_user_id", "label_ids") if contact.get(k) in (None, "")]
+    if missing:
+        raise DingTalkError(40036, f"{missing[0]} 不能为空")
     with db.session() as s:
         row = find_contact(s, corp, contact.get("user_id", ""))
         row.label_ids = _validate_contact(s, corp, contact, creating=False)

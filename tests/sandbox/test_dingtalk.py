@@ -187,6 +187,30 @@ def test_extcontact_validation(sandbox, org, dt):
     assert dt.post("topapi/extcontact/get", {"user_id": created})["errcode"] == 33012
 
 
+def test_extcontact_update_needs_its_fields_and_a_current_follower(sandbox, org, dt):
+    """update-enterprise-external-contacts: user_id, name, follower_user_id and label_ids are required (40036); the
+    follower must be a current member (60121). A leaver stays the follower of their contacts until an update."""
+    contacts = dt.ok("topapi/extcontact/list", {"offset": 0, "size": 100})["results"]
+    mine = next(c for c in contacts if c["follower_user_id"] == contacts[0]["follower_user_id"])
+    leaver = mine["follower_user_id"]
+    heir = next(c["follower_user_id"] for c in contacts if c["follower_user_id"] != leaver)
+    sandbox.play(org, "employee_leaves", userid=leaver)
+    listed = {c["userid"]: c for c in dt.ok("topapi/extcontact/list", {"offset": 0, "size": 100})["results"]}
+    assert listed[mine["userid"]]["follower_user_id"] == leaver
+    edit = {"user_id": mine["userid"], "name": mine["name"], "follower_user_id": heir, "label_ids": mine["label_ids"]}
+    for field in edit:
+        assert dt.post("topapi/extcontact/update", {"contact": {**edit, field: ""}})["errcode"] == 40036
+        short = {k: v for k, v in edit.items() if k != field}
+        assert dt.post("topapi/extcontact/update", {"contact": short})["errcode"] == 40036
+    assert dt.post("topapi/extcontact/update", {"contact": {**edit, "follower_user_id": leaver}})["errcode"] == 60121
+    assert dt.post("topapi/extcontact/update", {"contact": {**edit, "follower_user_id": "x"}})["errcode"] == 60121
+    create = {"name": "李雷", "mobile": "13900139000", "state_code": "86", "follower_user_id": leaver,
+              "label_ids": mine["label_ids"]}
+    assert dt.post("topapi/extcontact/create", {"contact": create})["errcode"] == 60121
+    dt.ok("topapi/extcontact/update", {"contact": edit})
+    assert dt.ok("topapi/extcontact/get", {"user_id": mine["userid"]})["result"]["follower_user_id"] == heir
+
+
 def test_paging(sandbox, org, dt):
     seen, offset = [], 0
     while page := dt.ok("topapi/extcontact/list", {"offset": offset, "size": 7})["results"]:
