@@ -49,6 +49,7 @@ class Settings:
     INBOX_WELCOME_LEASE_SECONDS: int = 6  # the lease on an add row until its welcome is recorded (the code lives 20 s)
     FOLLOWUP_LEASE_SECONDS: int = 120  # a worker holds a follow-up (a channel's rules, a notification) this long
     FOLLOWUP_MAX_ATTEMPTS: int = 25  # transient failures retry with backoff (past host blocks); then it is dead
+    HANDOVER_POLL_SECONDS: int = 300  # how often beat looks for handovers whose host results are due
     LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address
     LANDING_RATE_PER_CODE: str = "600 per minute"  # landing-page submissions to one channel code
     TRUSTED_PROXIES: str = ""  # reverse proxies believed about the client: a hop count or networks; none by default

@@ -9,7 +9,7 @@ from kombu import Queue
 from tasks.queues import BULK, DEFAULT_PRIORITY, ROUTES, URGENT
 
 #: The modules whose tasks this Celery app runs (imported when the app is built, and by every worker).
-TASK_MODULES = ["tasks.channels", "tasks.events", "tasks.followups", "tasks.sync", "tasks.system"]
+TASK_MODULES = ["tasks.channels", "tasks.events", "tasks.followups", "tasks.handovers", "tasks.sync", "tasks.system"]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -59,6 +59,8 @@ def init_celery(app: Flask) -> Celery:
                                 "schedule": app.config.get("INBOX_SWEEP_SECONDS", 5.0)},
             "reconcile-nightly": {"task": "scrm.sync.reconcile_all", "schedule": crontab(hour=3, minute=17)},
             "channels-minutely": {"task": "scrm.channels.sweep", "schedule": 60.0},
+            "handovers": {"task": "scrm.handovers.poll", "schedule": app.config.get("HANDOVER_POLL_SECONDS", 300)},
+            "pool-nightly": {"task": "scrm.handovers.pool", "schedule": crontab(hour=3, minute=47)},
         },
     )
     celery.set_default()

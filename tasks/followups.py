@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from scrm.services import channels, followups, landing, org
+from scrm.services import channels, departures, followups, handovers, landing, org
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 WORK = {
     channels.AFTER_ADD_TASK: channels.after_add,  # a channel's tags, remark, one-time code, contact way list
     landing.NOTIFY_TASK: landing.notify_employee,  # tell an employee about a customer from a landing page
-    org.DEPARTED: channels.employee_left,  # a member left: out of every channel at once
+    org.DEPARTED: departures.employee_departed,  # a member left: out of every channel at once, customers pooled
+    handovers.RUN: handovers.run,  # a started handover advanced as far as the host allows (bulk queue)
+    handovers.CARRY_OVER: handovers.carry_over,  # a taker's remark and tags on the host
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 URGENT = "urgent"  # callbacks, welcome messages, channel rules
 BULK = "bulk"  # syncs, reconciles, campaigns
 ROUTES = {"scrm.events.*": {"queue": URGENT}, "scrm.channels.*": {"queue": URGENT},
-          "scrm.followups.*": {"queue": URGENT}, "scrm.sync.*": {"queue": BULK}}
+          "scrm.followups.*": {"queue": URGENT}, "scrm.sync.*": {"queue": BULK},
+          "scrm.handovers.*": {"queue": BULK}}
 
 #: Tasks go out at priority 5; time-critical ones (welcome messages) at the top of the broker's scale, which runs
 #: the other way round on Redis (0 first) than on AMQP (9 first).

@@ -205,8 +205,8 @@ class FakeHost:
                      if e in self.employees and not self.employees[e].active])
 
     # ------------------------------------------------------------ group chats
-    def list_group_chats(self, cursor=None, limit=1000, owner_ids=None):
-        self._call("list_group_chats", cursor=cursor, limit=limit, owner_ids=owner_ids)
+    def list_group_chats(self, cursor=None, limit=1000, owner_ids=None, status=0):
+        self._call("list_group_chats", cursor=cursor, limit=limit, owner_ids=owner_ids, status=status)
         return Page(sorted(self.group_chats))
 
     def get_group_chat(self, chat_id):

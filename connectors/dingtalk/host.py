@@ -217,7 +217,7 @@ class DingTalkHost:
     def list_unassigned(self, cursor=None, limit=1000) -> Page[UnassignedCustomer]:
         self._unsupported("list_unassigned")
 
-    def list_group_chats(self, cursor=None, limit=1000, owner_ids=None):
+    def list_group_chats(self, cursor=None, limit=1000, owner_ids=None, status=0):
         self._unsupported("list_group_chats")
 
     def get_group_chat(self, chat_id):

@@ -294,9 +294,12 @@ class WeComHost:
 
     # ---------------------------------------------------------------- group chats
 
-    def list_group_chats(self, cursor: str | None = None, limit: int = 1000,
-                         owner_ids: list[str] | None = None) -> Page[str]:
-        result = self.client.external_contact_group_chat.list(0, owner_ids or None, cursor, max(1, min(limit, 1000)))
+    def list_group_chats(self, cursor: str | None = None, limit: int = 1000, owner_ids: list[str] | None = None,
+                         status: int = 0) -> Page[str]:
+        """groupchat/list (doc 92120); status 1 lists the chats of departed owners awaiting 离职继承, which the host
+        returns only for owners named in owner_ids."""
+        result = self.client.external_contact_group_chat.list(status, owner_ids or None, cursor,
+                                                              max(1, min(limit, 1000)))
         return Page([c["chat_id"] for c in result.get("group_chat_list") or []], _next(result))
 
     def get_group_chat(self, chat_id: str) -> HostGroupChat:

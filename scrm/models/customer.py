@@ -67,6 +67,8 @@ class Relationship(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(64))
+    # the relationship that took this one over (a handover): set when it ends as transferred
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("relationship.id", ondelete="SET NULL"))
     seen_by_sync: Mapped[int | None]  # the last sync run that found it on the host; an older one means drift
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # to the microsecond: reconcile spares what changed after its run began (see services.sync)

@@ -4,7 +4,8 @@
 - manager: the customers with an active relationship to an employee of the manager's departments, each department
   with its whole subtree. The root department counts only for a manager whose only department it is: on DingTalk
   every user is also a member of the root department, which must not open the whole corp to every manager.
-- sales: the customers they follow now (an active relationship of their own).
+- sales: the customers they follow now (an active relationship of their own), and those they claimed from the pool
+  (until the customer enters the pool again).
 
 Managers and sales may edit (tags, remark) the relationships within that scope: sales their own, managers those of
 their subtree's employees. A customer outside the scope is 404 (nothing tells it apart from a missing one); a
@@ -26,8 +27,8 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select, true, update
 from scrm.db import unit_of_work
 from scrm.errors import Forbidden, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.models import (ROLES, ApiToken, Corp, Customer, Department, Employee, EmployeeDepartment, Relationship,
-                         utcnow)
+from scrm.models import (ROLES, ApiToken, Corp, Customer, Department, Employee, EmployeeDepartment, PoolEntry,
+                         Relationship, utcnow)
 
 #: the root department's id on both hosts (WeCom's department 1, DingTalk's dept_id 1); a department known only by
 #: id (no parent yet, until a sync names it) is not a root
@@ -156,14 +157,19 @@ def _subtree_members(principal: Principal) -> Select:
             .where(Department.corp_id == corp_id, Department.host_id.in_(select(subtree.c.host_id))))
 
 
-def in_scope(principal: Principal, employee_id: ColumnElement) -> ColumnElement[bool]:
+def in_scope(principal: Principal, employee_id: ColumnElement, *also: ColumnElement) -> ColumnElement[bool]:
     """Whether the employee (a column) is within the principal's scope: anyone for an admin, themselves for sales,
-    themselves and the members of their subtree for a manager."""
+    themselves and the members of their subtree for a manager. With `also`, a condition per column, in the same
+    order (one subtree query serves them all)."""
+    columns = (employee_id, *also)
     if principal.role == "admin":
-        return true()
-    if principal.role == "manager":
-        return or_(employee_id == principal.employee_id, employee_id.in_(_subtree_members(principal)))
-    return employee_id == principal.employee_id
+        conditions = [true() for _ in columns]
+    elif principal.role == "manager":
+        members = _subtree_members(principal)
+        conditions = [or_(c == principal.employee_id, c.in_(members)) for c in columns]
+    else:
+        conditions = [c == principal.employee_id for c in columns]
+    return conditions[0] if not also else conditions
 
 
 def visible_customers(principal: Principal, query: Select) -> Select:
@@ -172,8 +178,11 @@ def visible_customers(principal: Principal, query: Select) -> Select:
     query = query.where(Customer.corp_id == principal.corp.id)
     if principal.role == "admin":
         return query
-    return query.where(exists().where(Relationship.customer_id == Customer.id, Relationship.status == "active",
-                                      in_scope(principal, Relationship.employee_id)))
+    follower, claimant = in_scope(principal, Relationship.employee_id, PoolEntry.claimed_by)
+    return query.where(or_(exists().where(Relationship.customer_id == Customer.id, Relationship.status == "active",
+                                          follower),
+                           exists().where(PoolEntry.customer_id == Customer.id, PoolEntry.status == "claimed",
+                                          claimant)))
 
 
 def can_see(principal: Principal, customer_id: int) -> bool:

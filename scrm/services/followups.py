@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: A follow-up nobody published a task for is swept after this long (its publisher died first).
 SWEEP_AFTER = timedelta(seconds=5)
 RUN_TASK = "scrm.followups.run"
+#: Kinds of follow-up that go to the bulk queue (long host work: handovers), not the urgent one.
+BULK_KINDS: set[str] = set()
+BULK_QUEUE = "bulk"
 
 
 def add(corp_id: int, kind: str, *args, inbox_id: int | None = None) -> Followup:
@@ -53,9 +56,12 @@ def start(ids: list[int], countdown: float = 0) -> None:
                 log.exception("follow-up %s", followup_id)
         return
     published = []
+    bulk = set(db.session.scalars(select(Followup.id).where(Followup.id.in_(ids), Followup.kind.in_(BULK_KINDS)))
+               ) if BULK_KINDS else set()
     for followup_id in ids:
         try:
-            task.apply_async(args=[followup_id], countdown=countdown or None, retry=False)
+            task.apply_async(args=[followup_id], countdown=countdown or None, retry=False,
+                             **({"queue": BULK_QUEUE} if followup_id in bulk else {}))
             published.append(followup_id)
         except Exception as exc:  # broker down: the row is stored; the sweeper publishes it later
             log.warning("could not publish follow-up %s: %s", followup_id, exc)

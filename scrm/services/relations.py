@@ -24,11 +24,14 @@ from scrm.events import (
 from scrm.extensions import db
 from scrm.host import Host, HostCustomer, HostFollow, HostNotFound
 from scrm.models import Channel, Corp, Customer, Employee, Relationship, RelationshipTag, utcnow
-from scrm.services import timeline
+from scrm.services import pool, timeline
+from scrm.services.handovers import ledger
 from scrm.services.event_context import EventContext
 from scrm.services.org import ensure_employee
 from scrm.services.tags import ensure_tags
 
+#: add_way of a relationship the host made by handing a customer over (WeCom: assigned by an admin or a transfer)
+TRANSFER_ADD_WAYS = frozenset({202, 203})
 _CUSTOMER_FIELDS = ("avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position", "mobile")
 
 
@@ -132,7 +135,17 @@ def on_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx: EventCo
     if follow is None:
         return None  # the host no longer lists this friendship: a removal overtook this add
     rel, change = apply_follow(corp, customer, employee, follow, host, state=event.state)
-    if change:
+    line = ledger.open_line(corp.id, customer.id, to_employee_id=employee.id)
+    if line is not None:  # the host's success signal of a takeover we asked for: the ledger records it
+        ctx.followups.extend(ledger.by_event(line, "done", source="add_event", at=event.occurred_at))
+        return Added(rel, customer, employee, "transferred" if change else None)
+    if change and follow.add_way in TRANSFER_ADD_WAYS:  # handed over on the host (the admin console): no new friend
+        change = "transferred"
+        timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
+                        kind="transferred", payload={"add_way": follow.add_way},
+                        occurred_at=event.occurred_at or rel.started_at, dedupe_key=ctx.key("added", rel.id))
+    elif change:
+        pool.followed_again(customer.id, event.occurred_at)
         timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
                         kind="added" if change == "added" else "readded", channel_id=rel.channel_id,
                         payload={"state": rel.state, "channel_id": rel.channel_id, "half": event.half},
@@ -159,7 +172,8 @@ def on_customer_edited(corp: Corp, event: CustomerEdited, host: Host, ctx: Event
 
 
 def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *, status: str,
-                     reason: str, at: datetime | None, host: Host, ctx: EventContext) -> Relationship | None:
+                     reason: str, at: datetime | None, host: Host, ctx: EventContext,
+                     kind: str = "removed") -> Relationship | None:
     """End a relationship; unknown ones are recorded ended, so an add that arrives later cannot revive them."""
     at = at or utcnow()
     employee = ensure_employee(corp, employee_host_id, host)
@@ -177,8 +191,8 @@ def end_relationship(corp: Corp, employee_host_id: str, customer_host_id: str, *
     else:
         return None
     timeline.record(corp_id=corp.id, customer_id=customer.id, employee_id=employee.id, relationship_id=rel.id,
-                    kind="removed", payload={"status": status, "reason": reason}, occurred_at=at,
-                    dedupe_key=ctx.key("removed", rel.id), channel_id=rel.channel_id)
+                    kind=kind, payload={"status": status, "reason": reason}, occurred_at=at,
+                    dedupe_key=ctx.key(kind, rel.id), channel_id=rel.channel_id if kind == "removed" else None)
     return rel
 
 
@@ -187,7 +201,13 @@ def on_removed_by_employee(corp: Corp, event: CustomerRemovedByEmployee, host: H
     end_relationship(corp, event.employee_id, event.customer_id,
                      status="transferred" if transferred else "removed_by_employee",
                      reason=(event.source or "deleted_by_employee").lower(), at=event.occurred_at, host=host,
-                     ctx=ctx)
+                     ctx=ctx, kind="transferred_out" if transferred else "removed")
+    if transferred:  # the host moved the customer away from this employee: a takeover we asked for is done
+        employee = ensure_employee(corp, event.employee_id, host)
+        customer = _placeholder_customer(corp, event.customer_id)
+        line = ledger.open_line(corp.id, customer.id, from_employee_id=employee.id)
+        if line is not None:
+            ctx.followups.extend(ledger.by_event(line, "done", source="del_event", at=event.occurred_at))
 
 
 def on_removed_by_customer(corp: Corp, event: CustomerRemovedByCustomer, host: Host, ctx: EventContext) -> None:
@@ -205,8 +225,14 @@ def _note_on_relationship(corp: Corp, event, host: Host, ctx: EventContext, kind
 
 
 def on_transfer_failed(corp: Corp, event: TransferFailed, host: Host, ctx: EventContext) -> None:
-    """The takeover failed (customer refused, or the taker is at their limit): the customer stays put."""
+    """The takeover failed (customer refused, or the taker is at their limit): the customer stays put. The event's
+    member is the taker (it names no giver): the newest takeover of this customer by them is the one that failed."""
     _note_on_relationship(corp, event, host, ctx, "transfer_failed", {"reason": event.reason})
+    taker = ensure_employee(corp, event.employee_id, host)
+    line = ledger.open_line(corp.id, _placeholder_customer(corp, event.customer_id).id, to_employee_id=taker.id)
+    if line is not None:
+        state = "taker_at_limit" if event.reason == "customer_limit_exceed" else "refused"
+        ledger.by_event(line, state, source="transfer_fail", at=event.occurred_at)
 
 
 def on_chat_authorized(corp: Corp, event: ChatAuthorized, host: Host, ctx: EventContext) -> None:

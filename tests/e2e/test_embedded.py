@@ -21,6 +21,7 @@ def embedded(make_app, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with app.app_context():
         yield app
+        app.extensions["scrm.sandbox"].extensions["sandbox"].deliverer.wait(timeout=120)  # callbacks still owed
         from tests.conftest import _clean_tables
 
         _clean_tables()

@@ -266,7 +266,7 @@ def test_on_job_transfer_and_results(sandbox, long_token_corp, runtime):
     outcomes = host.transfer_customers(handover, takeover, ids + ["wmnobody"], departed=False, message="我换岗了")
     assert {(o.customer_id, o.errcode) for o in outcomes} == {(ids[0], 0), (ids[1], 0), ("wmnobody", 40096)}
     again = host.transfer_customers(handover, takeover, ids[:1], departed=False)
-    assert again[0].errcode == 40100
+    assert again[0].errcode == 40129
 
     waiting = list(iterate(lambda c: host.transfer_results(handover, takeover, departed=False, cursor=c)))
     assert {(s.customer_id, s.status) for s in waiting} == {(ids[0], 2), (ids[1], 2)}

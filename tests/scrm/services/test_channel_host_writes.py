@@ -164,7 +164,8 @@ def test_the_embedded_default_runs_beats_schedule_so_an_expired_code_stops_takin
 
     channel = channels.create_channel(corp, spec(corp, expires_at=utcnow() + timedelta(seconds=30)))
     beat = EmbeddedBeat(app)
-    assert {"scrm.events.sweep", "scrm.followups.sweep", "scrm.channels.sweep", "scrm.sync.reconcile_all"} == {
+    assert {"scrm.events.sweep", "scrm.followups.sweep", "scrm.channels.sweep", "scrm.sync.reconcile_all",
+            "scrm.handovers.poll", "scrm.handovers.pool"} == {
         task.name for task, _ in beat.entries}
     assert beat.tick() == []  # nothing is due at start
     with unit_of_work():
