@@ -10,12 +10,14 @@ from connectors.dingtalk.client import DingTalkClient
 from connectors.runtime import Runtime
 from scrm.host import Capability as C
 from scrm.host import (ChannelCodeSpec, CorpAccess, HostCustomer, HostCustomerRecord, HostDepartment,
-                       HostEmployee, HostFollow, HostTag, HostTagGroup, HostUnsupported, LoginIdentity,
+                       HostEmployee, HostError, HostFollow, HostTag, HostTagGroup, HostUnsupported, LoginIdentity,
                        MassMessageSpec, MessageContent, Page, TransferOutcome, UnassignedCustomer)
 
 PLATFORM = "dingtalk"
 ROOT_DEPARTMENT = "1"
 PAGE = 100  # extcontact/list and user/list page size limit
+#: the outcome of a customer whose follower is someone else (the errcode WeCom answers for it, 40131)
+NOT_THE_FOLLOWER = 40131
 CAPABILITIES = frozenset({
     C.LIST_DEPARTMENTS, C.LIST_EMPLOYEES, C.GET_EMPLOYEE, C.LIST_CUSTOMER_IDS, C.LIST_CUSTOMERS, C.GET_CUSTOMER,
     C.SET_REMARK, C.CREATE_CUSTOMER, C.LIST_TAG_GROUPS, C.MARK_TAGS, C.TRANSFER_CUSTOMERS, C.SEND_APP_MESSAGE,
@@ -122,9 +124,11 @@ class DingTalkHost:
 
     def _update(self, customer_id: str, _raw: dict | None = None, **changes: Any) -> None:
         raw = _raw if _raw is not None else self.client.extcontact_get(customer_id)
+        # the record sent back whole: whether update clears the fields it omits is not documented
         contact = {"user_id": customer_id, "name": raw.get("name"), "follower_user_id": raw.get("follower_user_id"),
                    "label_ids": raw.get("label_ids") or [], "remark": raw.get("remark"),
-                   "company_name": raw.get("company_name"), "title": raw.get("title")}
+                   "company_name": raw.get("company_name"), "title": raw.get("title"), "address": raw.get("address"),
+                   "share_user_ids": raw.get("share_user_ids"), "share_dept_ids": raw.get("share_dept_ids")}
         contact.update(changes)
         self.client.extcontact_update({k: v for k, v in contact.items() if v is not None})
 
@@ -204,11 +208,25 @@ class DingTalkHost:
 
     def transfer_customers(self, handover_id: str, takeover_id: str, customer_ids: list[str], *,
                            departed: bool, message: str | None = None) -> list[TransferOutcome]:
-        """No transfer API: the follower is reassigned at once (each outcome is final)."""
+        """No transfer API: the follower is reassigned at once (each outcome is final), the record sent back whole
+        and the giver dropped from those it is shared with. A customer the host refuses keeps its errcode; a
+        transient error (rate limit, host down) stops the batch so it can be retried."""
         outcomes = []
         for customer_id in customer_ids:
-            self._update(customer_id, follower_user_id=takeover_id)
-            outcomes.append(TransferOutcome(customer_id, 0))
+            try:
+                raw = self.client.extcontact_get(customer_id)
+                if raw.get("follower_user_id") not in (handover_id, takeover_id):
+                    outcomes.append(TransferOutcome(customer_id, NOT_THE_FOLLOWER))
+                    continue
+                shared = [u for u in raw.get("share_user_ids") or [] if u not in (handover_id, takeover_id)]
+                self._update(customer_id, _raw=raw, follower_user_id=takeover_id,
+                             share_user_ids=shared if raw.get("share_user_ids") else None)
+            except HostError as exc:
+                if exc.transient:
+                    raise
+                outcomes.append(TransferOutcome(customer_id, int(exc.errcode) if str(exc.errcode).isdigit() else -1))
+            else:
+                outcomes.append(TransferOutcome(customer_id, 0))
         return outcomes
 
     def transfer_results(self, handover_id, takeover_id, *, departed, cursor=None):

@@ -189,3 +189,104 @@ def test_a_departed_salespersons_customers_and_chats_reach_three_colleagues(embe
     assert db.session.scalar(select(func.count()).select_from(PoolEntry).where(PoolEntry.status == "open")) == 55
     assert db.session.scalar(select(func.count()).select_from(HandoverStep).where(
         HandoverStep.source == "transfer_result")) >= 1012
+
+
+def _start_and_settle(embedded, corp, handover_id):
+    handovers.start(corp, handover_id)
+    _control(embedded).advance(DAY + 60)
+    handovers.advance(handover_id, now=utcnow() + timedelta(hours=25))
+    embedded.extensions["scrm.sandbox"].extensions["sandbox"].deliverer.wait(timeout=120)
+    db.session.expire_all()
+    return handovers.show(corp.id, handover_id)
+
+
+def _onjob(corp, giver, taker, customer_ids, message=None):
+    _preview, handover = handovers.create(corp, handovers.Spec(
+        kind="onjob", from_employee_id=giver.id, to_employee_ids=[taker.id], customer_ids=customer_ids,
+        message=message, reason="调岗"))
+    return handover.id
+
+
+def test_an_onjob_handover_tells_the_customer_waits_24_hours_and_meets_the_90_day_rule(embedded):
+    corp, info = _corp(embedded)
+    control, corp_id = _control(embedded), info["corp_id"]
+    exts = control.play(corp_id, "give_customers", userid="E00001", count=3)["result"]["external_userid"]
+    _sync(corp)
+    a, b, c, d = (_employee(corp, f"E0000{n}") for n in (1, 2, 3, 4))
+    ids = [db.session.scalar(select(Customer.id).where(Customer.host_id == e)) for e in exts]
+
+    first = _onjob(corp, a, b, ids, message="您好，今后由我为您服务")
+    handovers.start(corp, first)
+    db.session.expire_all()
+    assert handovers.show(corp.id, first, lines=False)["counts"] == {"waiting": 3}
+    with _sandbox_db(embedded).session() as s:
+        from sandbox.wecom.models import Transfer
+
+        assert {t.message for t in s.scalars(select(Transfer))} == {"您好，今后由我为您服务"}
+    control.play(corp_id, "refuse_transfer", external_userid=exts[2], wait=True)
+    shown = _start_and_settle(embedded, corp, first)
+    assert shown["counts"] == {"done": 2, "refused": 1}
+    kept = db.session.scalar(select(Relationship).where(Relationship.customer_id == ids[2],
+                                                        Relationship.employee_id == a.id))
+    assert kept.status == "active"  # an on-job customer who refuses stays with the salesperson
+
+    second = _onjob(corp, b, c, [ids[0]])
+    assert _start_and_settle(embedded, corp, second)["counts"] == {"done": 1}
+    # a third on-job move of the same customer within 90 days: refused here, without asking the host
+    calls = _calls(embedded, info).get("externalcontact/transfer_customer")
+    third = _onjob(corp, c, d, [ids[0]])
+    handovers.start(corp, third)
+    db.session.expire_all()
+    line = handovers.show(corp.id, third)["lines"][0]
+    assert (line["state"], line["errcode"], line["source"]) == ("failed", 40128, "precheck")
+    assert _calls(embedded, info).get("externalcontact/transfer_customer") == calls
+    assert handovers.show(corp.id, third, lines=False)["status"] == "done"
+
+    # moved once more on the host behind our back (the admin console): the host's 40128 is recorded as it says
+    host = corps.host_for(corp)
+    assert host.transfer_customers("E00002", "E00003", [exts[1]], departed=False)[0].errcode == 0
+    control.advance(DAY + 60)
+    host.transfer_results("E00002", "E00003", departed=False)  # the host settles on its next read
+    embedded.extensions["scrm.sandbox"].extensions["sandbox"].deliverer.wait(timeout=60)
+    db.session.expire_all()
+    fourth = _onjob(corp, c, d, [ids[1]])
+    handovers.start(corp, fourth)
+    db.session.expire_all()
+    line = handovers.show(corp.id, fourth)["lines"][0]
+    assert (line["state"], line["errcode"], line["source"]) == ("failed", 40128, "request")
+
+
+def test_a_dingtalk_departure_moves_the_follower_at_once(embedded):
+    corp, info = _corp(embedded, "dingtalk", employees=4)
+    control, corp_id = _control(embedded), info["corp_id"]
+    control.seed(corp_id, customers=12, rng=5)
+    _sync(corp)
+    giver = db.session.scalar(select(Employee).join(Relationship, Relationship.employee_id == Employee.id)
+                              .where(Employee.corp_id == corp.id, Relationship.status == "active")
+                              .group_by(Employee.id).order_by(func.count().desc()).limit(1))
+    theirs = db.session.scalar(select(func.count()).select_from(Relationship).where(
+        Relationship.employee_id == giver.id, Relationship.status == "active"))
+    control.play(corp_id, "employee_leaves", userid=giver.host_id, wait=True)
+    db.session.expire_all()
+    assert _employee(corp, giver.host_id).status == "departed"
+    waiting = handovers.unassigned(corp)
+    assert [(w["employee"]["id"], w["customers"], w["group_chats"]) for w in waiting] == [(giver.id, theirs, 0)]
+    takers = list(db.session.scalars(select(Employee).where(Employee.corp_id == corp.id, Employee.status == "active")
+                                     .order_by(Employee.id).limit(2)))
+    _preview, handover = handovers.create(corp, handovers.Spec(kind="departed", from_employee_id=giver.id,
+                                                               to_employee_ids=[t.id for t in takers]))
+    handovers.start(corp, handover.id)
+    db.session.expire_all()
+    shown = handovers.show(corp.id, handover.id)
+    assert shown["status"] == "done" and shown["counts"] == {"done": theirs}
+    assert {line["source"] for line in shown["lines"]} == {"follower_updated"}
+    with _sandbox_db(embedded).session() as s:
+        from sandbox.dingtalk.models import DtContact
+
+        followers = {c.userid: c.follower_user_id for c in s.scalars(select(DtContact))}
+    for line in shown["lines"]:
+        customer = db.session.get(Customer, line["customer_id"])
+        taker = db.session.get(Employee, line["to_employee"]["id"])
+        assert followers[customer.host_id] == taker.host_id
+    assert not db.session.scalar(select(func.count()).select_from(Relationship).where(
+        Relationship.employee_id == giver.id, Relationship.status == "active"))
