@@ -260,24 +260,3 @@ def _schedule(handover_id: int, now: datetime) -> None:
                                                        HandoverLine.state.in_(("planned", "requested"))).limit(1)):
         candidates.append(now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
     handover.next_poll_at = min(candidates) if candidates else now + POLL_AGAIN
-
-
-def due(now: datetime | None = None) -> list[int]:
-    """Running handovers whose next look is due."""
-    now = now or utcnow()
-    ids = list(db.session.scalars(select(Handover.id).where(Handover.status == "running",
-                                                          Handover.next_poll_at <= now).order_by(Handover.id)))
-    db.session.rollback()
-    return ids
-
-
-def poll(now: datetime | None = None) -> int:
-    """Advance every handover that is due (beat, on the bulk queue); a host error leaves it for the next round."""
-    ids = due(now)
-    for handover_id in ids:
-        try:
-            advance(handover_id, now=now)
-        except HostError as exc:
-            db.session.rollback()
-            log.warning("handover %s: %s; trying again on the next round", handover_id, exc)
-    return len(ids)
