@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from scrm.db import get_or_create
 from scrm.extensions import db
 from scrm.models import (FINAL_STATES, DomainEvent, Employee, GroupChat, Handover, HandoverLine, HandoverStep,
                          Relationship, RelationshipTag, utcnow)
@@ -71,9 +72,10 @@ def done(line: HandoverLine, *, source: str, at: datetime | None = None) -> list
     new = _relationship(line.to_employee_id, line.customer_id)
     from_host = new is not None and new.status == "active"  # read from the host's add event: it shows the host's view
     if new is None:  # the host's add event has not arrived (or never will: the taker was a friend already)
-        new = Relationship(corp_id=line.corp_id, employee_id=line.to_employee_id, customer_id=line.customer_id,
-                           started_at=at, add_way=202 if handover.kind == "onjob" else 203)
-        db.session.add(new)
+        new = get_or_create(Relationship, lambda: Relationship(
+            corp_id=line.corp_id, employee_id=line.to_employee_id, customer_id=line.customer_id, started_at=at,
+            add_way=202 if handover.kind == "onjob" else 203), corp_id=line.corp_id,
+            employee_id=line.to_employee_id, customer_id=line.customer_id)
     if new.status != "active":
         new.status, new.started_at, new.ended_at, new.end_reason = "active", at, None, None
     owed_remark, owed_tags = False, []
