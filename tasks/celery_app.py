@@ -4,7 +4,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask, has_app_context
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from tasks.queues import BULK, DEFAULT_PRIORITY, ROUTES, URGENT
 
@@ -37,7 +37,9 @@ def init_celery(app: Flask) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=(Queue(URGENT), Queue(BULK)),
+        # each queue its own exchange and key: without them both take the default (urgent's), and a bulk task
+        # lands in both queues
+        task_queues=tuple(Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (URGENT, BULK)),
         task_default_priority=DEFAULT_PRIORITY,
         task_queue_max_priority=10,
         task_default_queue=URGENT,

@@ -33,7 +33,7 @@ RESULT_STATES = {TransferState.DONE: "done", TransferState.WAITING: "waiting", T
                  TransferState.TAKER_AT_LIMIT: "taker_at_limit", TransferState.NO_RECORD: "no_longer_customer"}
 TOO_FREQUENT = 40128
 
-followups.BULK_KINDS.add(RUN)
+followups.BULK_KINDS.update({RUN, ledger.CARRY_OVER})
 
 
 def start(corp: Corp, handover_id: int) -> Handover:
