@@ -574,3 +574,23 @@ def test_a_claim_lost_to_a_quicker_colleague_leaves_no_handover_behind(client, w
     # the customer is not kept out of a later plan by a line nobody will send
     later = plan(client, world, customer_ids=[c])
     assert later["customers"] == 1 and later["skipped"] == []
+
+
+def test_a_taker_sees_only_their_own_lines(client, world):
+    handover = plan(client, world)  # to 李 and 刘
+    e = world["e"]
+    mine = call(client, "GET", f"/handovers/{handover['id']}", world["tokens"]["sales"]).json
+    assert mine["lines"] and {ln["to_employee"]["id"] for ln in mine["lines"]} == {e["li"]}
+    theirs = call(client, "GET", f"/handovers/{handover['id']}", world["tokens"]["sales2"]).json
+    assert {ln["to_employee"]["id"] for ln in theirs["lines"]} == {e["liu"]}
+    assert len(mine["lines"]) + len(theirs["lines"]) == GONE_CUSTOMERS
+    # the giver's side sees every line
+    for token in ("admin", "manager"):
+        shown = call(client, "GET", f"/handovers/{handover['id']}", world["tokens"][token]).json
+        assert len(shown["lines"]) == GONE_CUSTOMERS
+
+
+def test_a_mistyped_dry_run_stores_nothing(client, world):
+    r = call(client, "POST", "/handovers?dryrun=1", world["tokens"]["admin"], json=departed_body(world))
+    assert r.status_code == 422 and r.json["field"] == "dryrun", r.json
+    assert count(Handover) == 0
