@@ -275,7 +275,8 @@ def test_ids_out_of_range_or_unknown_are_404(client, world, method, path):
 
 @pytest.mark.parametrize("path, query, field", [
     ("/handovers", "limit=0", "limit"), ("/handovers", "limit=201", "limit"),
-    ("/handovers", f"before={HUGE}", "before"), ("/handovers", "before=0", "before"), ("/handovers", "colour=red", "colour"), ("/pool", "limit=0", "limit"),
+    ("/handovers", f"before={HUGE}", "before"), ("/handovers", "before=0", "before"),
+    ("/handovers", "colour=red", "colour"), ("/pool", "limit=0", "limit"),
     ("/pool", f"after={HUGE}", "after"), ("/pool", "reason=bored", "reason"), ("/pool", "colour=red", "colour"),
     ("/handovers", "dry_run=maybe", "dry_run"),
 ])
@@ -594,3 +595,26 @@ def test_a_mistyped_dry_run_stores_nothing(client, world):
     r = call(client, "POST", "/handovers?dryrun=1", world["tokens"]["admin"], json=departed_body(world))
     assert r.status_code == 422 and r.json["field"] == "dryrun", r.json
     assert count(Handover) == 0
+
+
+@pytest.mark.parametrize("data, content_type", [
+    (b"[1]", "application/json"), (b'"x"', "application/json"), (b"{", "application/json"),
+    (b"employee_id=2", "application/x-www-form-urlencoded"), (b"null", "application/json"),
+])
+def test_odd_claim_bodies_are_never_500(client, world, data, content_type):
+    pool.refresh(corp(world))
+    r = call(client, "POST", f"/pool/{world['gone'][0]}/claim", world["tokens"]["admin"], data=data,
+             content_type=content_type)
+    assert r.status_code in (400, 422), (r.status_code, r.json)
+    assert count(PoolEntry, PoolEntry.status == "claimed") == 0
+
+
+def test_an_onjob_handover_tells_the_customer_its_message(client, world, fake_host):
+    e, admin = world["e"], world["tokens"]["admin"]
+    r = call(client, "POST", "/handovers", admin, json={"kind": "onjob", "from_employee_id": e["wang"],
+                                                          "to_employee_ids": [e["liu"]], "message": "您好，由刘接待您"})
+    assert r.status_code == 201 and r.json["customers"] == 3, r.json
+    assert call(client, "POST", f"/handovers/{r.json['id']}/start", admin).status_code == 202
+    [sent] = fake_host.called("transfer_customers")
+    assert sent["departed"] is False and sent["message"] == "您好，由刘接待您"
+    assert sorted(sent["customer_ids"]) == ["wmwang0", "wmwang1", "wmwang2"]
