@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from scrm.api.auth import require_token
 from scrm.api.parsing import Blueprint
@@ -67,7 +67,7 @@ def unassigned():
 
 @bp.route("/handovers")
 class Handovers(MethodView):
-    @bp.arguments(Listing, location="query")
+    @bp.arguments(Listing, location="query", unknown=RAISE)
     def get(self, args):
         """List handovers
 
@@ -78,7 +78,7 @@ class Handovers(MethodView):
         """
         return handover_desk.list_all(g.principal, limit=args["limit"], before=args.get("before"))
 
-    @bp.arguments(DryRun, location="query")
+    @bp.arguments(DryRun, location="query", unknown=RAISE)
     @bp.arguments(HandoverIn)
     def post(self, query, body):
         """Plan a handover
@@ -119,7 +119,7 @@ def start(handover_id):
 
 
 @bp.route("/pool", methods=["GET"])
-@bp.arguments(PoolQuery, location="query")
+@bp.arguments(PoolQuery, location="query", unknown=RAISE)
 def pool(args):
     """The customer pool
 

@@ -4,12 +4,12 @@ departed member whose customers wait, or a colleague a rule took the customer fr
 that moves the customer to the claimant."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from scrm.db import unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.models import Corp, Employee, PoolEntry, Relationship, utcnow
+from scrm.models import Corp, Employee, Handover, HandoverLine, PoolEntry, Relationship, utcnow
 from scrm.services import handovers, pool, timeline
 
 
@@ -24,6 +24,11 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
     cap = pool.daily_claims(corp)
     if pool.claims_today(claimant.id) >= cap:
         raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
+    moving = db.session.scalar(select(HandoverLine.handover_id).where(
+        HandoverLine.corp_id == corp.id, HandoverLine.customer_id == customer_id,
+        HandoverLine.state.in_(("planned", "requested", "waiting"))).limit(1))
+    if moving is not None:  # a plan skips them: the claim would move nobody while they go to someone else
+        raise Conflict(f"customer {customer_id} is being handed over already (handover {moving})")
     follower = db.session.execute(select(Relationship.employee_id, Employee.status).join(
         Employee, Employee.id == Relationship.employee_id).where(
         Relationship.customer_id == customer_id, Relationship.status == "active",
@@ -38,18 +43,26 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
             kind="departed" if follower.status == "departed" else "onjob", from_employee_id=follower.employee_id,
             to_employee_ids=[claimant.id], customer_ids=[customer_id], reason="claimed from the pool",
             requested_by=f"claim:{claimant.id}"))
-    with unit_of_work():
-        db.session.get(Employee, claimant.id, with_for_update=True)  # one claimant's claims one at a time
-        entry = db.session.get(PoolEntry, entry.id, with_for_update=True, populate_existing=True)
-        if entry.status != "open":
-            raise Conflict(f"customer {customer_id} was claimed meanwhile")
-        if pool.claims_today(claimant.id) >= cap:
-            raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
-        now = utcnow()
-        entry.status, entry.claimed_by, entry.claimed_at = "claimed", claimant.id, now
-        entry.handover_id = handover.id if handover else None
-        timeline.record(corp_id=corp.id, customer_id=customer_id, employee_id=claimant.id, kind="pool_claimed",
-                        payload={"reason": entry.reason, "handover_id": entry.handover_id}, occurred_at=now)
+    try:
+        with unit_of_work():
+            db.session.get(Employee, claimant.id, with_for_update=True)  # one claimant's claims one at a time
+            entry = db.session.get(PoolEntry, entry.id, with_for_update=True, populate_existing=True)
+            if entry.status != "open":
+                raise Conflict(f"customer {customer_id} was claimed meanwhile")
+            if pool.claims_today(claimant.id) >= cap:
+                raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
+            now = utcnow()
+            entry.status, entry.claimed_by, entry.claimed_at = "claimed", claimant.id, now
+            entry.handover_id = handover.id if handover else None
+            timeline.record(corp_id=corp.id, customer_id=customer_id, employee_id=claimant.id,
+                            kind="pool_claimed", payload={"reason": entry.reason, "handover_id": entry.handover_id},
+                            occurred_at=now)
+    except Conflict:
+        if handover is not None:  # never started: its planned line would keep the customer out of every later plan
+            with unit_of_work():
+                db.session.execute(delete(HandoverLine).where(HandoverLine.handover_id == handover.id))
+                db.session.execute(delete(Handover).where(Handover.id == handover.id))
+        raise
     if handover is not None:
         handovers.start(corp, handover.id)
     return {"customer_id": customer_id, "claimed_by": {"id": claimant.id, "name": claimant.name},
