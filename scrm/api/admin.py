@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from scrm.api.auth import require_token
 from scrm.api.schemas import Id, Strict
@@ -151,7 +151,7 @@ def doctor_checks():
 
 
 @bp.route("/events", methods=["GET"])
-@bp.arguments(EventQuery, location="query")
+@bp.arguments(EventQuery, location="query", unknown=RAISE)
 @bp.response(200, EventPage)
 def list_events(query):
     """List received host events
@@ -187,7 +187,7 @@ def replay_event(event_id):
 
 
 @bp.route("/followups", methods=["GET"])
-@bp.arguments(FollowupQuery, location="query")
+@bp.arguments(FollowupQuery, location="query", unknown=RAISE)
 @bp.response(200, FollowupPage)
 def list_followups(query):
     """List follow-ups

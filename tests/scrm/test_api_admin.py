@@ -72,6 +72,9 @@ def test_events_filtered_paged_and_only_the_corps(client, world):
     typed = client.get("/api/v1/events?type=change_external_contact.1", headers=h).json["items"]
     assert [e["status"] for e in typed] == ["done"]
     assert client.get("/api/v1/events?status=bogus", headers=h).status_code == 422
+    # a misspelt filter is refused, not ignored into an unfiltered listing
+    assert client.get("/api/v1/events?stauts=dead", headers=h).status_code == 422
+    assert client.get("/api/v1/followups?colour=red", headers=h).status_code == 422
 
 
 def test_replay_an_event_of_the_corp_not_another(client, world):

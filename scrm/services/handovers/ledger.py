@@ -36,6 +36,8 @@ def move(line: HandoverLine, state: str, *, source: str, at: datetime | None = N
         line.errcode = errcode
     if state == "requested":
         line.requested_at = at or utcnow()
+        if line.customer_id:  # on the way to a colleague: out of the pool (refused, they come back)
+            pool.followed_again(line.customer_id, line.requested_at)
     if state in FINAL_STATES:
         line.settled_at = at or utcnow()
     if state in ("refused", "taker_at_limit") and line.customer_id:
