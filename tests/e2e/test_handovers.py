@@ -90,7 +90,9 @@ def test_a_departed_salespersons_customers_and_chats_reach_three_colleagues(embe
     control.play(corp_id, "give_customers", userid="E00004", count=800)
     control.set_limits(corp_id, {"customer_limit": 1100})
 
+    control.play(corp_id, "give_group_chats", userid="E00005", count=2, customers=0)  # chats, no customers
     control.play(corp_id, "leave", userid="E00001", wait=True)
+    control.play(corp_id, "leave", userid="E00005", wait=True)
     db.session.expire_all()
     assert _employee(corp, "E00001").status == "departed"
     assert db.session.scalar(select(func.count()).select_from(PoolEntry).where(PoolEntry.status == "open")) == 1050
@@ -98,7 +100,9 @@ def test_a_departed_salespersons_customers_and_chats_reach_three_colleagues(embe
     client = embedded.test_client()
     auth = {"Authorization": f"Bearer {access.create_token(corp, 'admin')}"}
     waiting = client.get("/api/v1/handovers/unassigned", headers=auth).get_json()["items"]
-    assert [(w["employee"]["id"], w["customers"], w["group_chats"]) for w in waiting] == [(giver.id, 1050, 12)]
+    # the host's unassigned list omits a departed member who owned only chats: groupchat/list finds them
+    assert [(w["employee"]["id"], w["customers"], w["group_chats"]) for w in waiting] == [
+        (giver.id, 1050, 12), (_employee(corp, "E00005").id, 0, 2)]
     body = {"kind": "departed", "from_employee_id": giver.id, "to_employee_ids": [t.id for t in takers],
             "reason": "离职交接"}
     preview = client.post("/api/v1/handovers?dry_run=1", json=body, headers=auth)
@@ -131,8 +135,9 @@ def test_a_departed_salespersons_customers_and_chats_reach_three_colleagues(embe
     assert counts == {"waiting": 1050, "done": 12}, counts
     assert not db.session.scalar(select(HandoverLine.id).where(HandoverLine.errcode.is_not(None)).limit(1))
     with _sandbox_db(embedded).session() as s:
-        owners = set(s.scalars(select(SandboxChat.owner).where(SandboxChat.corp_id == corp_id)))
-    assert owners == {"E00002", "E00003", "E00004"}
+        owners = set(s.scalars(select(SandboxChat.owner).where(SandboxChat.corp_id == corp_id,
+                                                               SandboxChat.owner != "E00005")))
+    assert owners == {"E00002", "E00003", "E00004"}  # none left with the departed E00001
     chat = db.session.scalar(select(GroupChat).where(GroupChat.corp_id == corp.id).order_by(GroupChat.id))
     assert chat.owner_id in {t.id for t in takers}
 
