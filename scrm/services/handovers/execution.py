@@ -32,6 +32,7 @@ ONJOB_PER_90_DAYS = 2  # transfers per customer (40128) or per chat, per 90 natu
 RESULT_STATES = {TransferState.DONE: "done", TransferState.WAITING: "waiting", TransferState.REFUSED: "refused",
                  TransferState.TAKER_AT_LIMIT: "taker_at_limit", TransferState.NO_RECORD: "no_longer_customer"}
 TOO_FREQUENT = 40128
+ALREADY_MOVED = {90504, 90508}  # a chat's owner unchanged, or inherited already (doc 92127)
 
 followups.BULK_KINDS.update({RUN, ledger.CARRY_OVER})
 
@@ -72,11 +73,14 @@ def advance(handover_id: int, *, now: datetime | None = None, host: Host | None 
     takers = dict(db.session.execute(select(Employee.id, Employee.host_id).join(
         HandoverLine, HandoverLine.to_employee_id == Employee.id).where(HandoverLine.handover_id == handover_id)
         .distinct()).all())
-    if not immediate:
+    if immediate:  # a follower change asked again changes nothing: ask again
+        _replan(_lines(handover_id, "requested"))
+    else:
         _look_up_requested(handover, giver, takers, host)
+    resent_chats = _replan(_lines(handover_id, "requested", chats=True))
     started: list[int] = []
     started += _send_customers(handover, giver, takers, host, immediate)
-    started += _send_chats(handover, giver, takers, host, now)
+    started += _send_chats(handover, giver, takers, host, now, resent_chats)
     if not immediate:
         started += _read_results(handover, giver, takers, host, now, everything=read_results)
     with unit_of_work():
@@ -113,6 +117,16 @@ def _look_up_requested(handover: Handover, giver: Employee, takers: dict[int, st
                     ledger.move(line, "planned", source="reconcile")
                 else:
                     _apply(line, *status, source="reconcile")
+
+
+def _replan(lines: list[HandoverLine]) -> set[int]:
+    """Lines a crash left requested, to be asked again; their ids."""
+    if lines:
+        with unit_of_work():
+            for line in lines:
+                ledger.move(db.session.get(HandoverLine, line.id, populate_existing=True), "planned",
+                            source="reconcile")
+    return {line.id for line in lines}
 
 
 def _send_customers(handover: Handover, giver: Employee, takers: dict[int, str], host: Host,
@@ -166,9 +180,11 @@ def _precheck(handover: Handover, lines: list[HandoverLine]) -> list[HandoverLin
     return [line for line in lines if line not in refused]
 
 
-def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], host: Host,
-                now: datetime) -> list[int]:
-    """Group chats: moved at once when the host accepts them (failed_chat_list says which it did not)."""
+def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], host: Host, now: datetime,
+                resent: set[int]) -> list[int]:
+    """Group chats: moved at once when the host accepts them (failed_chat_list says which it did not). A chat
+    asked again after a crash that the host calls unchanged or inherited already is looked up: done if the
+    taker owns it."""
     started: list[int] = []
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for taker_id, lines in _by_taker(_lines(handover.id, "planned", chats=True)).items():
@@ -189,11 +205,13 @@ def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], hos
                 if retries.transient(exc):
                     raise
                 outcomes_by = {line.host_id: int(exc.errcode or -1) for line in batch}
+            owned = {line.id for line in batch if line.id in resent and outcomes_by.get(line.host_id) in ALREADY_MOVED
+                     and host.get_group_chat(line.host_id).owner_id == takers[taker_id]}
             with unit_of_work():
                 for line in batch:
                     errcode = outcomes_by.get(line.host_id, -1)
-                    if errcode == 0:
-                        started += ledger.done(line, source="request")
+                    if errcode == 0 or line.id in owned:
+                        started += ledger.done(line, source="request" if errcode == 0 else "reconcile")
                     else:
                         ledger.fail(line, errcode, source="request")
     return started
