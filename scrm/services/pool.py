@@ -6,7 +6,7 @@ The corp's option `pool` holds the rules: `{"no_followup_days": N, "stage_lost":
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import exists, func, select, update
 
@@ -15,6 +15,7 @@ from scrm.extensions import db
 from scrm.models import (Corp, Customer, Employee, HandoverLine, Note, PoolEntry, Relationship, StageChange,
                          utcnow)
 from scrm.services import timeline
+from scrm.services.corps import corp_zone
 
 DAILY_CLAIMS = 20  # claims per employee per day, unless the corp sets `pool.daily_claims`
 RULE_REASONS = ("no_followup", "stage_lost")
@@ -152,8 +153,13 @@ def list_entries(corp: Corp, *, limit: int = 50, after: int | None = None, reaso
     return {"items": items, "total": total, "next": rows[limit - 1][0].id if len(rows) > limit else None}
 
 
-def claims_today(employee_id: int, now: datetime | None = None) -> int:
-    start = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
-    return db.session.scalar(select(func.count()).select_from(PoolEntry).where(
-        PoolEntry.claimed_by == employee_id, PoolEntry.claimed_at >= start)) or 0
+def start_of_day(corp: Corp, now: datetime | None = None) -> datetime:
+    """The start of the corp's local day (its zone, Asia/Shanghai by default), as naive UTC like every column."""
+    local = (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(corp_zone(corp))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(timezone.utc).replace(tzinfo=None)
 
+
+def claims_today(corp: Corp, employee_id: int, now: datetime | None = None) -> int:
+    return db.session.scalar(select(func.count()).select_from(PoolEntry).where(
+        PoolEntry.claimed_by == employee_id, PoolEntry.claimed_at >= start_of_day(corp, now))) or 0

@@ -22,7 +22,7 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
     if entry is None:
         raise NotFound(f"customer {customer_id} is not in the pool")
     cap = pool.daily_claims(corp)
-    if pool.claims_today(claimant.id) >= cap:
+    if pool.claims_today(corp, claimant.id) >= cap:
         raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
     moving = db.session.scalar(select(HandoverLine.handover_id).where(
         HandoverLine.corp_id == corp.id, HandoverLine.customer_id == customer_id,
@@ -49,7 +49,7 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
             entry = db.session.get(PoolEntry, entry.id, with_for_update=True, populate_existing=True)
             if entry.status != "open":
                 raise Conflict(f"customer {customer_id} was claimed meanwhile")
-            if pool.claims_today(claimant.id) >= cap:
+            if pool.claims_today(corp, claimant.id) >= cap:
                 raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
             now = utcnow()
             entry.status, entry.claimed_by, entry.claimed_at = "claimed", claimant.id, now
@@ -67,4 +67,4 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
         handovers.start(corp, handover.id)
     return {"customer_id": customer_id, "claimed_by": {"id": claimant.id, "name": claimant.name},
             "claimed_at": now.isoformat() + "Z", "handover_id": entry.handover_id,
-            "claims_left_today": max(cap - pool.claims_today(claimant.id), 0)}
+            "claims_left_today": max(cap - pool.claims_today(corp, claimant.id), 0)}

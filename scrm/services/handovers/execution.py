@@ -16,7 +16,7 @@ from scrm.errors import NotFound
 from scrm.extensions import db
 from scrm.host import Capability, Host, HostError, TransferState, iterate
 from scrm.models import Corp, Employee, Handover, HandoverLine, utcnow
-from scrm.services import followups, retries
+from scrm.services import followups, pool, retries
 from scrm.services.corps import host_for
 from scrm.services.handovers import ledger
 
@@ -186,7 +186,7 @@ def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], hos
     asked again after a crash that the host calls unchanged or inherited already is looked up: done if the
     taker owns it."""
     started: list[int] = []
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = pool.start_of_day(db.session.get(Corp, handover.corp_id), now)  # the host's day is Beijing's
     for taker_id, lines in _by_taker(_lines(handover.id, "planned", chats=True)).items():
         sent_today = db.session.scalar(select(func.count()).select_from(HandoverLine).where(
             HandoverLine.to_employee_id == taker_id, HandoverLine.group_chat_id.is_not(None),
@@ -276,5 +276,6 @@ def _schedule(handover_id: int, now: datetime) -> None:
         candidates.append(settles if settles > now else now + POLL_AGAIN)
     if db.session.scalar(select(HandoverLine.id).where(HandoverLine.handover_id == handover_id,
                                                        HandoverLine.state.in_(("planned", "requested"))).limit(1)):
-        candidates.append(now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+        corp = db.session.get(Corp, handover.corp_id)
+        candidates.append(pool.start_of_day(corp, now) + timedelta(days=1))
     handover.next_poll_at = min(candidates) if candidates else now + POLL_AGAIN
