@@ -9,7 +9,7 @@ from marshmallow import RAISE, fields, validate
 from scrm.api.auth import require_token
 from scrm.api.parsing import Blueprint
 from scrm.api.schemas import Id, Strict
-from scrm.models import HANDOVER_KINDS, POOL_REASONS
+from scrm.models import HANDOVER_KINDS, LINE_STATES, POOL_REASONS
 from scrm.services import handover_desk
 
 bp = Blueprint("handovers", __name__, description="Handovers of departed and current employees' customers, and the "
@@ -40,6 +40,12 @@ class DryRun(Strict):
 class Listing(Strict):
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
     before = Id()
+
+
+class LineQuery(Strict):
+    state = fields.Str(validate=validate.OneOf(LINE_STATES))
+    limit = fields.Int(load_default=500, validate=validate.Range(min=1, max=5000))
+    after = Id(metadata={"description": "the last line id of the previous page (the answer's `next`)"})
 
 
 class PoolQuery(Strict):
@@ -95,15 +101,18 @@ class Handovers(MethodView):
 
 
 @bp.route("/handovers/<int:handover_id>", methods=["GET"])
-def show(handover_id):
+@bp.arguments(LineQuery, location="query", unknown=RAISE)
+def show(args, handover_id):
     """A handover's progress
 
-    Counts per state and each line (customer or group chat) with its state, errcode and what told us.
+    Counts per state and each line (customer or group chat) with its state, errcode and what told us; `state`
+    keeps one state, `limit` and `after` page the lines (`next`).
 
     zh:继承任务进度
-    返回各状态数量，以及每个客户或客户群的状态、错误码和状态来源。
+    返回各状态数量，以及每个客户或客户群的状态、错误码和状态来源；`state` 按状态筛选，`limit` 和 `after` 分页（`next`）。
     """
-    return handover_desk.show(g.principal, handover_id)
+    return handover_desk.show(g.principal, handover_id, state=args.get("state"), limit=args["limit"],
+                              after=args.get("after"))
 
 
 @bp.route("/handovers/<int:handover_id>/start", methods=["POST"])

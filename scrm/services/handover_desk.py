@@ -65,10 +65,10 @@ def start(principal: Principal, handover_id: int) -> dict:
     return handovers.show(principal.corp.id, handover_id, lines=False)
 
 
-def show(principal: Principal, handover_id: int) -> dict:
+def show(principal: Principal, handover_id: int, **page) -> dict:
     """The lines within the principal's scope: all of them for the giver's side, a taker's own otherwise."""
     _visible(principal, handover_id)
-    out = handovers.show(principal.corp.id, handover_id)
+    out = handovers.show(principal.corp.id, handover_id, **page)
     scope = _scope(principal)
     if scope is not None and out["from_employee"]["id"] not in scope:
         out["lines"] = [line for line in out["lines"] if line["to_employee"]["id"] in scope]

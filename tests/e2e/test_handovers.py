@@ -160,6 +160,12 @@ def test_a_departed_salespersons_customers_and_chats_reach_three_colleagues(embe
     shown = handovers.show(corp.id, handover_id, lines=False)
     assert shown["status"] == "done", shown
     assert shown["counts"] == {"done": 1007, "refused": 5, "taker_at_limit": 50}, shown["counts"]
+    refused = client.get(f"/api/v1/handovers/{handover_id}?state=refused", headers=auth).get_json()
+    assert sorted(line["customer_id"] for line in refused["lines"]) == sorted(
+        db.session.scalars(select(Customer.id).where(Customer.host_id.in_(refusers))))
+    page = client.get(f"/api/v1/handovers/{handover_id}?limit=1000", headers=auth).get_json()
+    rest = client.get(f"/api/v1/handovers/{handover_id}?after={page['next']}", headers=auth).get_json()
+    assert len(page["lines"]) == 1000 and len(rest["lines"]) == 62 and rest["next"] is None
     used = _calls(embedded, info)
     spent = {api: used.get(api, 0) - before.get(api, 0) for api in used}
     # the minimum: 4 calls of 100 per taker, one chat call per owner, one result read per pair after 24 h;

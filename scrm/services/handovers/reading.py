@@ -38,7 +38,9 @@ def list_handovers(corp_id: int, *, employee_ids=None, limit: int = 50, before: 
     return [summary(h, names) for h in rows]
 
 
-def show(corp_id: int, handover_id: int, *, lines: bool = True) -> dict:
+def show(corp_id: int, handover_id: int, *, lines: bool = True, state: str | None = None, limit: int | None = None,
+         after: int | None = None) -> dict:
+    """The summary and, with `lines`, each line (of one state; `limit` a page, `after` the last line id seen)."""
     handover = db.session.scalar(select(Handover).where(Handover.corp_id == corp_id, Handover.id == handover_id))
     if handover is None:
         raise NotFound(f"no handover {handover_id}")
@@ -50,7 +52,11 @@ def show(corp_id: int, handover_id: int, *, lines: bool = True) -> dict:
         .outerjoin(Customer, Customer.id == HandoverLine.customer_id)
         .outerjoin(GroupChat, GroupChat.id == HandoverLine.group_chat_id)
         .join(Employee, Employee.id == HandoverLine.to_employee_id)
-        .where(HandoverLine.handover_id == handover_id).order_by(HandoverLine.id)).all()
+        .where(HandoverLine.handover_id == handover_id, *([HandoverLine.state == state] if state else []),
+               *([HandoverLine.id > after] if after else []))
+        .order_by(HandoverLine.id).limit(limit + 1 if limit else None)).all()
+    more = bool(limit) and len(rows) > limit
+    rows = rows[:limit] if limit else rows
     last_source = dict(db.session.execute(
         select(HandoverStep.line_id, HandoverStep.source).where(HandoverStep.id.in_(
             select(func.max(HandoverStep.id)).join(HandoverLine, HandoverLine.id == HandoverStep.line_id)
@@ -63,6 +69,7 @@ def show(corp_id: int, handover_id: int, *, lines: bool = True) -> dict:
                      "requested_at": _iso(line.requested_at), "settled_at": _iso(line.settled_at),
                      "new_relationship_id": line.new_relationship_id}
                     for line, customer_name, chat_name, taker in rows]
+    out["next"] = out["lines"][-1]["id"] if more else None
     return out
 
 
