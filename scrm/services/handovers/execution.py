@@ -73,12 +73,12 @@ def advance(handover_id: int, *, now: datetime | None = None, host: Host | None 
     takers = dict(db.session.execute(select(Employee.id, Employee.host_id).join(
         HandoverLine, HandoverLine.to_employee_id == Employee.id).where(HandoverLine.handover_id == handover_id)
         .distinct()).all())
+    started: list[int] = []
     if immediate:  # a follower change asked again changes nothing: ask again
         _replan(_lines(handover_id, "requested"))
     else:
-        _look_up_requested(handover, giver, takers, host)
+        started += _look_up_requested(handover, giver, takers, host)
     resent_chats = _replan(_lines(handover_id, "requested", chats=True))
-    started: list[int] = []
     started += _send_customers(handover, giver, takers, host, immediate)
     started += _send_chats(handover, giver, takers, host, now, resent_chats)
     if not immediate:
@@ -104,9 +104,10 @@ def _by_taker(lines: list[HandoverLine]) -> dict[int, list[HandoverLine]]:
     return out
 
 
-def _look_up_requested(handover: Handover, giver: Employee, takers: dict[int, str], host: Host) -> None:
+def _look_up_requested(handover: Handover, giver: Employee, takers: dict[int, str], host: Host) -> list[int]:
     """Lines a crash left `requested` (asked, answer not recorded): the host's results say whether it got them;
-    the ones it does not know go back to planned and are asked again."""
+    the ones it does not know go back to planned and are asked again. The follow-ups stored."""
+    started: list[int] = []
     for taker_id, lines in _by_taker(_lines(handover.id, "requested")).items():
         seen = _results(handover, giver.host_id, takers[taker_id], host)
         with unit_of_work():
@@ -116,7 +117,8 @@ def _look_up_requested(handover: Handover, giver: Employee, takers: dict[int, st
                 if status is None:  # the host never got it: ask again
                     ledger.move(line, "planned", source="reconcile")
                 else:
-                    _apply(line, *status, source="reconcile")
+                    started += _apply(line, *status, source="reconcile")
+    return started
 
 
 def _replan(lines: list[HandoverLine]) -> set[int]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from scrm.db import get_or_create
 from scrm.extensions import db
-from scrm.models import (FINAL_STATES, DomainEvent, Employee, GroupChat, Handover, HandoverLine, HandoverStep,
+from scrm.models import (FINAL_STATES, Corp, DomainEvent, Employee, GroupChat, Handover, HandoverLine, HandoverStep,
                          Relationship, RelationshipTag, utcnow)
 from scrm.services import followups, pool, timeline
 
@@ -154,6 +154,7 @@ def finish_if_final(handover_id: int) -> bool:
     handover.status, handover.finished_at, handover.next_poll_at = "done", utcnow(), None
     db.session.add(DomainEvent(corp_id=handover.corp_id, kind=COMPLETED, subject_id=handover.id,
                                payload={"handover_id": handover.id, "kind": handover.kind, "counts": counts}))
+    pool.refresh(db.session.get(Corp, handover.corp_id))  # the customers nobody took over are back in the pool
     return True
 
 
