@@ -422,7 +422,7 @@ def test_no_followup_puts_back_a_stale_customer_but_not_one_with_a_recent_note(c
 
     from scrm.models import Note
 
-    e, (stale, noted, young) = world["e"], world["wangs"]
+    e, (stale, noted, _young) = world["e"], world["wangs"]
     long_ago = utcnow() - timedelta(days=60)
     with unit_of_work():
         for rel in db.session.scalars(select(Relationship).where(Relationship.customer_id.in_([stale, noted]))):
