@@ -12,6 +12,7 @@ from scrm.models.handover import (FINAL_STATES, HANDOVER_KINDS, LINE_STATES, POO
                                    Handover, HandoverLine, HandoverStep, PoolEntry)
 from scrm.models.inbox import INBOX_STATUSES, InboxEvent
 from scrm.models.org import Department, Employee, EmployeeDepartment
+from scrm.models.quick_reply import QUICK_REPLY_TYPES, QuickReply, QuickReplyGroup
 from scrm.models.stage import DEFAULT_STAGES, StageChange
 from scrm.models.sync import SyncRun
 from scrm.models.tag import RelationshipTag, Tag, TagGroup
@@ -22,5 +23,6 @@ __all__ = [
     "ChannelTag", "ChannelCost", "WelcomeDelivery", "Media", "ALLOCATIONS", "CHANNEL_STATUSES", "WELCOME_MODES",
     "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
     "Followup", "FOLLOWUP_STATUSES", "Handover", "HandoverLine", "HandoverStep", "PoolEntry", "DomainEvent",
-    "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "POOL_REASONS",
+    "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "POOL_REASONS", "QuickReply", "QuickReplyGroup",
+    "QUICK_REPLY_TYPES",
 ]

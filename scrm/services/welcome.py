@@ -80,7 +80,7 @@ def validate_content(corp: Corp, content: dict | None, field: str = "welcome") -
         raise ValidationError(f"{field}.attachments", "must be a list")
     if len(attachments) > MAX_ATTACHMENTS:
         raise ValidationError(f"{field}.attachments", f"at most {MAX_ATTACHMENTS}")
-    checked = [_attachment(corp, item, f"{field}.attachments[{n}]") for n, item in enumerate(attachments)]
+    checked = [check_attachment(corp, item, f"{field}.attachments[{n}]") for n, item in enumerate(attachments)]
     if not text and not checked:
         raise ValidationError(field, "needs a text or an attachment")
     return {"text": text, "attachments": checked}
@@ -93,7 +93,7 @@ def _media(corp: Corp, value: object, field: str) -> int:
     return media.id
 
 
-def _attachment(corp: Corp, item: object, field: str) -> dict:
+def check_attachment(corp: Corp, item: object, field: str) -> dict:
     """One attachment, checked against WeCom's limits (doc 92137)."""
     if not isinstance(item, dict) or item.get("type") not in ("image", "link", "miniprogram"):
         raise ValidationError(f"{field}.type", "must be image, link or miniprogram")
