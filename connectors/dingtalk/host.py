@@ -224,7 +224,7 @@ class DingTalkHost:
             except HostError as exc:
                 if exc.transient:
                     raise
-                outcomes.append(TransferOutcome(customer_id, int(exc.errcode) if str(exc.errcode).isdigit() else -1))
+                outcomes.append(TransferOutcome(customer_id, exc.number))
             else:
                 outcomes.append(TransferOutcome(customer_id, 0))
         return outcomes

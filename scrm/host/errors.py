@@ -14,6 +14,11 @@ class HostError(Exception):
     #: transient errors are worth retrying later (rate limits, timeouts, host busy)
     transient = False
 
+    @property
+    def number(self) -> int:
+        """The errcode as a number, for a per-item outcome; -1 when the host gave none or a word (DingTalk v1.0)."""
+        return int(self.errcode) if str(self.errcode).lstrip("-").isdigit() else -1
+
 
 class HostRateLimited(HostError):
     """Frequency or concurrency limit (WeCom 45009 / 45033, DingTalk 90018 / 90002).

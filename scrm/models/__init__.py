@@ -8,7 +8,7 @@ from scrm.models.corp import PLATFORMS, Corp
 from scrm.models.customer import RELATIONSHIP_STATUSES, Customer, Relationship
 from scrm.models.followup import FOLLOWUP_STATUSES, Followup
 from scrm.models.group_chat import GroupChat, GroupMember
-from scrm.models.handover import (FINAL_STATES, HANDOVER_KINDS, LINE_STATES, POOL_REASONS, DomainEvent,
+from scrm.models.handover import (ASKED_STATES, FINAL_STATES, HANDOVER_KINDS, OPEN_STATES, LINE_STATES, POOL_REASONS, DomainEvent,
                                    Handover, HandoverLine, HandoverStep, PoolEntry)
 from scrm.models.inbox import INBOX_STATUSES, InboxEvent
 from scrm.models.org import Department, Employee, EmployeeDepartment
@@ -23,6 +23,6 @@ __all__ = [
     "ChannelTag", "ChannelCost", "WelcomeDelivery", "Media", "ALLOCATIONS", "CHANNEL_STATUSES", "WELCOME_MODES",
     "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
     "Followup", "FOLLOWUP_STATUSES", "Handover", "HandoverLine", "HandoverStep", "PoolEntry", "DomainEvent",
-    "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "POOL_REASONS", "QuickReply", "QuickReplyGroup",
+    "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "ASKED_STATES", "OPEN_STATES", "POOL_REASONS", "QuickReply", "QuickReplyGroup",
     "QUICK_REPLY_TYPES",
 ]

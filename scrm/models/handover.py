@@ -15,6 +15,8 @@ HANDOVER_STATUSES = ("planned", "running", "done")
 LINE_STATES = ("planned", "requested", "waiting", "done", "refused", "taker_at_limit", "no_longer_customer",
                "failed")
 FINAL_STATES = frozenset(LINE_STATES[3:])
+ASKED_STATES = ("requested", "waiting")  # the host has been asked and has not settled
+OPEN_STATES = ("planned", *ASKED_STATES)  # a handover still means to move it
 POOL_REASONS = ("ended", "departed", "no_followup", "stage_lost")
 
 

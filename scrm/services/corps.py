@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -11,7 +12,7 @@ from scrm.db import transactional, unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import CorpAccess, Host, HostCredentialsError, HostUnavailable, platforms
-from scrm.models import PLATFORMS, Corp
+from scrm.models import PLATFORMS, Corp, utcnow
 
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -179,6 +180,17 @@ def describe(corp: Corp) -> dict:
 def corp_zone(corp: Corp) -> ZoneInfo:
     """The corp's time zone (option `timezone`, default Asia/Shanghai): days and working hours are local."""
     return ZoneInfo((corp.options or {}).get("timezone") or "Asia/Shanghai")
+
+
+def local_now(corp: Corp, now: datetime | None = None) -> datetime:
+    """The corp's wall-clock time (naive UTC in, local out)."""
+    return (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(corp_zone(corp))
+
+
+def start_of_day(corp: Corp, now: datetime | None = None) -> datetime:
+    """The start of the corp's local day, as naive UTC like every column: daily caps count from here."""
+    midnight = local_now(corp, now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def corp_access(corp: Corp) -> CorpAccess:

@@ -6,16 +6,16 @@ The corp's option `pool` holds the rules: `{"no_followup_days": N, "stage_lost":
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
 
 from scrm.db import unit_of_work
 from scrm.extensions import db
-from scrm.models import (Corp, Customer, Employee, HandoverLine, Note, PoolEntry, Relationship, StageChange,
-                         utcnow)
+from scrm.models import (ASKED_STATES, Corp, Customer, Employee, HandoverLine, Note, PoolEntry, Relationship,
+                         StageChange, utcnow)
 from scrm.services import timeline
-from scrm.services.corps import corp_zone
+from scrm.services.corps import start_of_day
 
 DAILY_CLAIMS = 20  # claims per employee per day, unless the corp sets `pool.daily_claims`
 RULE_REASONS = ("no_followup", "stage_lost")
@@ -42,7 +42,7 @@ def _open_entry(customer_id_column):
 def _on_the_way(customer_id_column):
     """A handover has asked the host to move the customer: they are being taken over, not in the pool."""
     return exists().where(HandoverLine.customer_id == customer_id_column,
-                          HandoverLine.state.in_(("requested", "waiting")))
+                          HandoverLine.state.in_(ASKED_STATES))
 
 
 def refresh(corp: Corp, now: datetime | None = None) -> dict[str, int]:
@@ -151,13 +151,6 @@ def list_entries(corp: Corp, *, limit: int = 50, after: int | None = None, reaso
     total = db.session.scalar(select(func.count()).select_from(PoolEntry).where(
         PoolEntry.corp_id == corp.id, PoolEntry.status == "open"))
     return {"items": items, "total": total, "next": rows[limit - 1][0].id if len(rows) > limit else None}
-
-
-def start_of_day(corp: Corp, now: datetime | None = None) -> datetime:
-    """The start of the corp's local day (its zone, Asia/Shanghai by default), as naive UTC like every column."""
-    local = (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(corp_zone(corp))
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def claims_today(corp: Corp, employee_id: int, now: datetime | None = None) -> int:

@@ -9,7 +9,8 @@ from sqlalchemy import delete, select
 from scrm.db import unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.models import Corp, Employee, Handover, HandoverLine, PoolEntry, Relationship, utcnow
+from scrm.models import (OPEN_STATES, Corp, Employee, Handover, HandoverLine, PoolEntry, Relationship,
+                         utcnow)
 from scrm.services import handovers, pool, timeline
 
 
@@ -26,7 +27,7 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
         raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
     moving = db.session.scalar(select(HandoverLine.handover_id).where(
         HandoverLine.corp_id == corp.id, HandoverLine.customer_id == customer_id,
-        HandoverLine.state.in_(("planned", "requested", "waiting"))).limit(1))
+        HandoverLine.state.in_(OPEN_STATES)).limit(1))
     if moving is not None:  # a plan skips them: the claim would move nobody while they go to someone else
         raise Conflict(f"customer {customer_id} is being handed over already (handover {moving})")
     follower = db.session.execute(select(Relationship.employee_id, Employee.status).join(

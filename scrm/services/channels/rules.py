@@ -15,7 +15,7 @@ from scrm.models import (ALLOCATIONS, WELCOME_MODES, Channel, ChannelMember, Cha
                          TimelineEntry, utcnow)
 from scrm.services import allocation, placeholders, welcome
 from scrm.services.allocation import Seat
-from scrm.services.corps import corp_zone
+from scrm.services.corps import local_now, start_of_day
 
 MAX_MEMBERS = 100  # WeCom: a contact way lists at most 100 users
 MAX_DAILY_CAP = 100_000  # far above any employee's day; the column is a 32-bit INT
@@ -33,16 +33,9 @@ MEMBER_FIELDS = ("employee_id", "weight", "daily_cap", "backup", "schedule")
 # ---------------------------------------------------------------- allocation
 
 
-def local_now(corp: Corp, now: datetime | None = None) -> datetime:
-    """The corp's wall-clock time (naive UTC in, local out)."""
-    now = now or utcnow()
-    return now.replace(tzinfo=timezone.utc).astimezone(corp_zone(corp))
-
-
 def counts_today(corp: Corp, channel: Channel, now: datetime | None = None) -> dict[int, int]:
     """New friends per employee through this channel since local midnight (from the timeline, so never twice)."""
-    local = local_now(corp, now)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc).replace(tzinfo=None)
+    midnight = start_of_day(corp, now)
     return dict(db.session.execute(
         select(TimelineEntry.employee_id, func.count()).where(
             TimelineEntry.channel_id == channel.id, TimelineEntry.kind.in_(ADDED),

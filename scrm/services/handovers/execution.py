@@ -15,9 +15,9 @@ from scrm.db import unit_of_work
 from scrm.errors import NotFound
 from scrm.extensions import db
 from scrm.host import Capability, Host, HostError, TransferState, iterate
-from scrm.models import Corp, Employee, Handover, HandoverLine, utcnow
-from scrm.services import followups, pool, retries
-from scrm.services.corps import host_for
+from scrm.models import ASKED_STATES, Corp, Employee, Handover, HandoverLine, utcnow
+from scrm.services import followups, retries
+from scrm.services.corps import host_for, start_of_day
 from scrm.services.handovers import ledger
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,22 @@ def _replan(lines: list[HandoverLine]) -> set[int]:
     return {line.id for line in lines}
 
 
+def _ask(batch: list[HandoverLine], call) -> dict[str, int]:
+    """Ask the host for a batch, recorded as requested first (a crash after the call finds these requested):
+    each host id's errcode. A transient error is raised (the follow-up retries, looking the batch up first); any
+    other refusal of the whole call is every line's errcode."""
+    host_ids = [line.host_id for line in batch]
+    with unit_of_work():
+        for line in batch:
+            ledger.move(line, "requested", source="request")
+    try:
+        return {o.customer_id: o.errcode for o in call(host_ids)}
+    except HostError as exc:
+        if retries.transient(exc):
+            raise
+        return dict.fromkeys(host_ids, exc.number)
+
+
 def _send_customers(handover: Handover, giver: Employee, takers: dict[int, str], host: Host,
                     immediate: bool) -> list[int]:
     started: list[int] = []
@@ -139,18 +155,8 @@ def _send_customers(handover: Handover, giver: Employee, takers: dict[int, str],
             batch = _precheck(handover, lines[n:n + BATCH])
             if not batch:
                 continue
-            with unit_of_work():  # recorded before it is sent: a crash after the call finds these requested
-                for line in batch:
-                    ledger.move(line, "requested", source="request")
-            try:
-                outcomes = host.transfer_customers(giver.host_id, takers[taker_id], [line.host_id for line in batch],
-                                                   departed=handover.kind == "departed", message=handover.message)
-            except HostError as exc:
-                if retries.transient(exc):
-                    raise  # the follow-up retries; the requested lines are looked up first
-                outcomes_by = {line.host_id: int(exc.errcode or -1) for line in batch}
-            else:
-                outcomes_by = {o.customer_id: o.errcode for o in outcomes}
+            outcomes_by = _ask(batch, lambda ids: host.transfer_customers(
+                giver.host_id, takers[taker_id], ids, departed=handover.kind == "departed", message=handover.message))
             with unit_of_work():
                 for line in batch:
                     errcode = outcomes_by.get(line.host_id, -1)
@@ -172,7 +178,7 @@ def _precheck(handover: Handover, lines: list[HandoverLine]) -> list[HandoverLin
         Handover, Handover.id == HandoverLine.handover_id).where(
         Handover.kind == "onjob", HandoverLine.customer_id.in_([line.customer_id for line in lines]),
         HandoverLine.id.not_in([line.id for line in lines]),
-        HandoverLine.state.in_(("requested", "waiting", "done")), HandoverLine.requested_at >= since)
+        HandoverLine.state.in_((*ASKED_STATES, "done")), HandoverLine.requested_at >= since)
         .group_by(HandoverLine.customer_id)).all())
     refused = [line for line in lines if counts.get(line.customer_id, 0) >= ONJOB_PER_90_DAYS]
     if refused:
@@ -188,7 +194,7 @@ def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], hos
     asked again after a crash that the host calls unchanged or inherited already is looked up: done if the
     taker owns it."""
     started: list[int] = []
-    day = pool.start_of_day(db.session.get(Corp, handover.corp_id), now)  # the host's day is Beijing's
+    day = start_of_day(db.session.get(Corp, handover.corp_id), now)  # the host's day is Beijing's
     for taker_id, lines in _by_taker(_lines(handover.id, "planned", chats=True)).items():
         sent_today = db.session.scalar(select(func.count()).select_from(HandoverLine).where(
             HandoverLine.to_employee_id == taker_id, HandoverLine.group_chat_id.is_not(None),
@@ -196,17 +202,8 @@ def _send_chats(handover: Handover, giver: Employee, takers: dict[int, str], hos
         lines = lines[:max(CHATS_PER_DAY - sent_today, 0)]  # the rest waits for tomorrow
         for n in range(0, len(lines), BATCH):
             batch = lines[n:n + BATCH]
-            with unit_of_work():
-                for line in batch:
-                    ledger.move(line, "requested", source="request")
-            try:
-                outcomes = host.transfer_group_chats([line.host_id for line in batch], takers[taker_id],
-                                                     departed=handover.kind == "departed")
-                outcomes_by = {o.customer_id: o.errcode for o in outcomes}
-            except HostError as exc:
-                if retries.transient(exc):
-                    raise
-                outcomes_by = {line.host_id: int(exc.errcode or -1) for line in batch}
+            outcomes_by = _ask(batch, lambda ids: host.transfer_group_chats(ids, takers[taker_id],
+                                                                            departed=handover.kind == "departed"))
             owned = {line.id for line in batch if line.id in resent and outcomes_by.get(line.host_id) in ALREADY_MOVED
                      and host.get_group_chat(line.host_id).owner_id == takers[taker_id]}
             with unit_of_work():
@@ -257,10 +254,7 @@ def _apply(line: HandoverLine, status: TransferState, at: datetime | None, *, so
     state = RESULT_STATES.get(status, "failed")
     if state == "done":
         return ledger.done(line, source=source, at=at)
-    if state == "waiting":
-        ledger.move(line, "waiting", source=source)
-    else:
-        ledger.move(line, state, source=source, at=at)
+    ledger.move(line, state, source=source, at=None if state == "waiting" else at)  # waiting's is still to come
     return []
 
 
@@ -279,5 +273,5 @@ def _schedule(handover_id: int, now: datetime) -> None:
     if db.session.scalar(select(HandoverLine.id).where(HandoverLine.handover_id == handover_id,
                                                        HandoverLine.state.in_(("planned", "requested"))).limit(1)):
         corp = db.session.get(Corp, handover.corp_id)
-        candidates.append(pool.start_of_day(corp, now) + timedelta(days=1))
+        candidates.append(start_of_day(corp, now) + timedelta(days=1))
     handover.next_poll_at = min(candidates) if candidates else now + POLL_AGAIN

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from scrm.db import get_or_create
 from scrm.extensions import db
-from scrm.models import (FINAL_STATES, Corp, DomainEvent, Employee, GroupChat, Handover, HandoverLine, HandoverStep,
+from scrm.models import (ASKED_STATES, FINAL_STATES, Corp, DomainEvent, Employee, GroupChat, Handover, HandoverLine, HandoverStep,
                          Relationship, RelationshipTag, utcnow)
 from scrm.services import followups, pool, timeline
 
@@ -135,7 +135,7 @@ def open_line(corp_id: int, customer_id: int, *, to_employee_id: int | None = No
               from_employee_id: int | None = None) -> HandoverLine | None:
     """The newest line of this customer still waiting on the host, to or from this employee."""
     query = select(HandoverLine).where(HandoverLine.corp_id == corp_id, HandoverLine.customer_id == customer_id,
-                                       HandoverLine.state.in_(("requested", "waiting")))
+                                       HandoverLine.state.in_(ASKED_STATES))
     if to_employee_id is not None:
         query = query.where(HandoverLine.to_employee_id == to_employee_id)
     if from_employee_id is not None:

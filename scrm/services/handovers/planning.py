@@ -11,7 +11,8 @@ from scrm.db import get_or_create, unit_of_work
 from scrm.errors import ValidationError
 from scrm.extensions import db
 from scrm.host import Capability, Host, iterate
-from scrm.models import (HANDOVER_KINDS, Corp, Customer, Employee, GroupChat, Handover, HandoverLine, Relationship)
+from scrm.models import (HANDOVER_KINDS, OPEN_STATES, Corp, Customer, Employee, GroupChat, Handover, HandoverLine,
+                         Relationship)
 from scrm.services.corps import host_for
 
 SPLITS = ("even", "load")
@@ -53,11 +54,10 @@ def unassigned(corp: Corp, *, host: Host | None = None) -> list[dict]:
     host = host or host_for(corp)
     departed = {e.host_id: e for e in db.session.scalars(select(Employee).where(
         Employee.corp_id == corp.id, Employee.status == "departed"))}
-    customers: dict[str, list[str]] = defaultdict(list)
     if Capability.LIST_UNASSIGNED in host.capabilities:
-        for item in iterate(lambda cursor: host.list_unassigned(cursor)):
-            customers[item.handover_id].append(item.customer_id)
+        customers = _host_unassigned(host)
     else:
+        customers = defaultdict(list)
         for emp_host_id, customer_host_id in db.session.execute(
                 select(Employee.host_id, Customer.host_id).join(Relationship, Relationship.employee_id == Employee.id)
                 .join(Customer, Customer.id == Relationship.customer_id)
@@ -77,6 +77,14 @@ def unassigned(corp: Corp, *, host: Host | None = None) -> list[dict]:
                     "unknown_customers": sum(1 for c in ids if c not in known),
                     "group_chats": len(chats.get(host_id, [])), "group_chat_host_ids": chats.get(host_id, [])})
     db.session.rollback()  # reads only
+    return out
+
+
+def _host_unassigned(host: Host) -> dict[str, list[str]]:
+    """The host's unassigned list read by cursor to the end: each departed member's customers."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for item in iterate(lambda cursor: host.list_unassigned(cursor)):
+        out[item.handover_id].append(item.customer_id)
     return out
 
 
@@ -107,7 +115,7 @@ def _departed_owners_chats(corp: Corp, host: Host, owners: list[str]) -> dict[st
 def _pending_host_ids(corp: Corp) -> set[str]:
     """Customers and chats a handover is already moving (asked, or waiting on the host)."""
     return set(db.session.scalars(select(HandoverLine.host_id).where(
-        HandoverLine.corp_id == corp.id, HandoverLine.state.in_(("planned", "requested", "waiting")))))
+        HandoverLine.corp_id == corp.id, HandoverLine.state.in_(OPEN_STATES))))
 
 
 # ---------------------------------------------------------------- the plan
@@ -120,12 +128,12 @@ def create(corp: Corp, spec: Spec, *, dry_run: bool = False, host: Host | None =
     giver, takers = _people(corp, spec)
     customer_host_ids = None
     if spec.customer_ids is None and spec.kind == "departed" and Capability.LIST_UNASSIGNED in host.capabilities:
-        customer_host_ids = [i.customer_id for i in iterate(lambda cursor: host.list_unassigned(cursor))
-                             if i.handover_id == giver.host_id]
+        customer_host_ids = _host_unassigned(host).get(giver.host_id, [])
     chat_host_ids = _giver_chats(corp, spec, giver, host)
     with unit_of_work():
-        customers, skipped = _customers(corp, spec, giver, customer_host_ids)
-        chats = _chats(corp, spec, giver, chat_host_ids)
+        pending = _pending_host_ids(corp)
+        customers, skipped = _customers(corp, spec, giver, customer_host_ids, pending)
+        chats = _chats(corp, spec, giver, chat_host_ids, pending)
         load = _load([t.id for t in takers]) if spec.split == "load" else None
         out = Plan(spec, giver, takers, customers=_split(customers, takers, load), chats=_split(chats, takers, None),
                    skipped=skipped)
@@ -165,8 +173,8 @@ def _people(corp: Corp, spec: Spec) -> tuple[Employee, list[Employee]]:
     return giver, [takers[i] for i in ids]
 
 
-def _customers(corp: Corp, spec: Spec, giver: Employee,
-               host_ids: list[str] | None) -> tuple[list[Customer], list[dict]]:
+def _customers(corp: Corp, spec: Spec, giver: Employee, host_ids: list[str] | None,
+               pending: set[str]) -> tuple[list[Customer], list[dict]]:
     """The giver's customers to move: the host's unassigned list when it was read (a whole departed handover on
     WeCom), else our active relationships; those a handover is already moving are skipped."""
     if host_ids is not None:
@@ -183,7 +191,6 @@ def _customers(corp: Corp, spec: Spec, giver: Employee,
             missing = [i for i in dict.fromkeys(spec.customer_ids) if i not in found]
             if missing:
                 raise ValidationError("customer_ids", f"{giver.name} does not follow customers {missing[:20]}")
-    pending = _pending_host_ids(corp)
     skipped = [{"customer_id": c.id, "reason": "already in a handover"} for c in customers if c.host_id in pending]
     return [c for c in customers if c.host_id not in pending], skipped
 
@@ -202,7 +209,7 @@ def _giver_chats(corp: Corp, spec: Spec, giver: Employee, host: Host) -> list[st
     return list(iterate(lambda cursor: host.list_group_chats(cursor, owner_ids=[giver.host_id])))
 
 
-def _chats(corp: Corp, spec: Spec, giver: Employee, host_ids: list[str]) -> list[GroupChat]:
+def _chats(corp: Corp, spec: Spec, giver: Employee, host_ids: list[str], pending: set[str]) -> list[GroupChat]:
     chats = [get_or_create(GroupChat, lambda h=h: GroupChat(corp_id=corp.id, host_id=h, owner_id=giver.id),
                            corp_id=corp.id, host_id=h) for h in dict.fromkeys(host_ids)]
     if spec.group_chat_ids is not None:
@@ -211,7 +218,6 @@ def _chats(corp: Corp, spec: Spec, giver: Employee, host_ids: list[str]) -> list
         if missing:
             raise ValidationError("group_chat_ids", f"{giver.name} owns no group chats {sorted(missing)[:20]}")
         chats = [c for c in chats if c.id in wanted]
-    pending = _pending_host_ids(corp)
     return sorted((c for c in chats if c.host_id not in pending), key=lambda c: c.id)
 
 
