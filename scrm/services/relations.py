@@ -113,7 +113,8 @@ def _follow_of(record, employee_host_id: str) -> HostFollow | None:
 
 @dataclass
 class Added:
-    """What an add event changed: the relationship, its two sides, and 'added', 'readded' or None (no change)."""
+    """What an add event changed: the relationship, its two sides, and 'added', 'readded', 'transferred' (a
+    takeover) or None (no change)."""
 
     relationship: Relationship
     customer: Customer

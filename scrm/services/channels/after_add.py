@@ -26,9 +26,10 @@ AFTER_ADD_TASK = "scrm.channels.after_add"
 def on_channel_customer_added(corp: Corp, event: CustomerAdded, host: Host, ctx: EventContext) -> None:
     """The add handler: the relationship (relations); the channel's rules follow as a task of their own (tags and
     remark wait for the host's edit slots). They follow every add event of a channel's relationship, also when a
-    sync running meanwhile recorded the relationship first: the rules only add what is missing."""
+    sync running meanwhile recorded the relationship first: the rules only add what is missing. A takeover is no
+    customer of the channel's (its one-time code stays unused, its remark template is not applied)."""
     added = relations.on_customer_added(corp, event, host, ctx)
-    if added is not None and added.relationship.channel_id:
+    if added is not None and added.change != "transferred" and added.relationship.channel_id:
         ctx.then(AFTER_ADD_TASK, added.relationship.id)
 
 

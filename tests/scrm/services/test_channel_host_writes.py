@@ -174,3 +174,14 @@ def test_the_embedded_default_runs_beats_schedule_so_an_expired_code_stops_takin
     assert set(beat.tick()) == {"scrm.events.sweep", "scrm.followups.sweep", "scrm.channels.sweep"}
     assert db.session.get(Channel, channel.id, populate_existing=True).status == "expired"
     assert fake_host.called("delete_channel_code")
+
+
+def test_a_takeover_of_a_channels_customer_is_no_customer_of_the_channel(corp, fake_host):
+    """Handed over on the host (add_way 202): the one-time code stays unused and no rule runs."""
+    channel = welcome_channel(corp, members=[{"employee_id": emp(corp, "zhang")}], temporary=True)
+    fake_host.add_friend("li", "wm1", state=channel.state, add_way=202)
+    ingest(corp, wx.added("li", "wm1", state=channel.state))
+    rel = db.session.scalar(select(Relationship))
+    assert rel.channel_id == channel.id and not rel.remark
+    assert fake_host.called("mark_tags") == [] and fake_host.called("set_remark") == []
+    assert db.session.get(Channel, channel.id).status == "active"
