@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import exc as sa_exc, text
 
 from scrm.cli_handovers import handover_group
+from scrm.cli_users import user_group
 from scrm.cli_welcomes import welcomes_group
 from scrm.config import mask_url, record_served_address
 from scrm.services.corps import host_problem as host_error_line
@@ -185,6 +186,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(doctor_command)
     app.cli.add_command(welcomes_group)
     app.cli.add_command(handover_group)
+    app.cli.add_command(user_group)
 
 
 @click.group("corp")

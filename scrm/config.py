@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +39,7 @@ class Settings:
     TASKS_EAGER: bool | None = None  # default: true when there is no broker
     SECRET_KEY: str = ""  # default in development: generated once into <instance>/secret_key
     BASE_URL: str = ""  # default: the address `scrm serve` last served on (kept in the instance), else DEFAULT_BASE_URL
+    WEB_SESSION_HOURS: int = 168  # a page's sign-in (host or console) lasts this long without being used
     SANDBOX: bool | None = None  # mount the host emulator at /sandbox; default: on unless production
     SANDBOX_DATABASE_URL: str = ""  # default: sqlite:///<instance>/sandbox.db
     LOG_LEVEL: str = "INFO"
@@ -179,6 +181,7 @@ def build_flask_config(settings: Settings) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.BASE_URL.startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=max(1, settings.WEB_SESSION_HOURS)),
     })
     config.update(settings.extra)
     return config

@@ -244,8 +244,8 @@ class FakeHost:
     def send_app_message(self, user_ids, text):
         self._call("send_app_message", user_ids=list(user_ids), text=text)
 
-    def jsapi_config(self, url):
-        self._call("jsapi_config", url=url)
+    def jsapi_config(self, url, *, refresh=False):
+        self._call("jsapi_config", url=url, refresh=refresh)
         return {"url": url}
 
     def oauth_url(self, redirect_uri, state):

@@ -260,7 +260,11 @@ class DingTalkClient:
         def fetch() -> tuple[str, int]:
             data = self.v1("v1.0/oauth2/jsapiTickets", {})
             return data["jsapiTicket"], int(data.get("expireIn") or 7200)
-        return self.runtime.tokens.get_or_fetch(f"dingtalk:{self.corp_key}:ticket:jsapi", fetch)
+        return self.runtime.tokens.get_or_fetch(self.jsapi_ticket_key, fetch)
+
+    @property
+    def jsapi_ticket_key(self) -> str:
+        return f"dingtalk:{self.corp_key}:ticket:jsapi"
 
     def jsapi_config(self, url: str) -> dict[str, Any]:
         """dd.config parameters; the hash is sha256 (current docs) or sha1 (older), per corp option `jsapi_hash`."""

@@ -263,8 +263,10 @@ class DingTalkHost:
             self.client.send_work_notification(user_ids[start:start + 100],
                                                {"msgtype": "text", "text": {"content": text}})
 
-    def jsapi_config(self, url: str) -> dict[str, Any]:
-        return self.client.jsapi_config(url)
+    def jsapi_config(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
+        if refresh:
+            self.client.runtime.tokens.delete(self.client.jsapi_ticket_key)
+        return {"dd": self.client.jsapi_config(url)}
 
     def oauth_url(self, redirect_uri: str, state: str) -> str | None:
         return None  # DingTalk pages get a free-login code from dd.requestAuthCode instead

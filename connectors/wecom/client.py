@@ -226,17 +226,27 @@ class OAuth(WeChatOAuth):
 class JSAPI(WeChatJSAPI):
     """JS-SDK tickets and signatures (doc 96909); tickets live in the shared store."""
 
+    def _ticket_keys(self) -> tuple[str, str]:
+        """Where the corp ticket and this app's ticket are cached (two apps of one corp must not share the latter)."""
+        client: WeComClient = self._client
+        return (f"wecom:{client.corp_key}:ticket:corp",
+                f"wecom:{client.corp_key}:ticket:agent:{client.access.agent_id}")
+
     def get_jsapi_ticket(self) -> str:
         """The corp ticket for wx.config, cached per corp."""
         client: WeComClient = self._client
-        return client.runtime.tokens.get_or_fetch(f"wecom:{client.corp_key}:ticket:corp",
-                                                  lambda: _ticket(self.get_ticket()))
+        return client.runtime.tokens.get_or_fetch(self._ticket_keys()[0], lambda: _ticket(self.get_ticket()))
 
     def get_agent_jsapi_ticket(self) -> str:
-        """The app ticket for wx.agentConfig, cached per agent (two apps of one corp must not share it)."""
+        """The app ticket for wx.agentConfig, cached per agent."""
         client: WeComClient = self._client
-        key = f"wecom:{client.corp_key}:ticket:agent:{client.access.agent_id}"
-        return client.runtime.tokens.get_or_fetch(key, lambda: _ticket(self.get_agent_ticket()))
+        return client.runtime.tokens.get_or_fetch(self._ticket_keys()[1], lambda: _ticket(self.get_agent_ticket()))
+
+    def forget_tickets(self) -> None:
+        """Drop both cached tickets, so the next signature uses fresh ones (a page whose config failed)."""
+        client: WeComClient = self._client
+        for key in self._ticket_keys():
+            client.runtime.tokens.delete(key)
 
     def config_params(self, url: str, *, nonce: str | None = None, timestamp: int | None = None) -> dict[str, Any]:
         """Parameters for wx.config (corp ticket), without jsApiList, which the page chooses."""

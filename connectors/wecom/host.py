@@ -379,9 +379,11 @@ class WeComHost:
         for start in range(0, len(ids), APP_MESSAGE_BATCH):
             self.client.message.send_text(_agent(self.access.agent_id), ids[start:start + APP_MESSAGE_BATCH], text)
 
-    def jsapi_config(self, url: str) -> dict[str, Any]:
+    def jsapi_config(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
         jsapi = self.client.jsapi
-        return {"config": jsapi.config_params(url), "agent_config": jsapi.agent_config_params(url)}
+        if refresh:
+            jsapi.forget_tickets()
+        return {"corp": jsapi.config_params(url), "agent": jsapi.agent_config_params(url)}
 
     def oauth_url(self, redirect_uri: str, state: str) -> str | None:
         return self.client.oauth.authorize_url(redirect_uri, state)

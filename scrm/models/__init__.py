@@ -16,6 +16,7 @@ from scrm.models.quick_reply import QUICK_REPLY_TYPES, QuickReply, QuickReplyGro
 from scrm.models.stage import DEFAULT_STAGES, StageChange
 from scrm.models.sync import SyncRun
 from scrm.models.tag import RelationshipTag, Tag, TagGroup
+from scrm.models.web_user import WebUser
 
 __all__ = [
     "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
@@ -24,5 +25,5 @@ __all__ = [
     "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
     "Followup", "FOLLOWUP_STATUSES", "Handover", "HandoverLine", "HandoverStep", "PoolEntry", "DomainEvent",
     "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "ASKED_STATES", "OPEN_STATES", "POOL_REASONS", "QuickReply", "QuickReplyGroup",
-    "QUICK_REPLY_TYPES",
+    "QUICK_REPLY_TYPES", "WebUser",
 ]

@@ -130,7 +130,7 @@ def test_work_notifications_login_and_jsapi(sandbox, org):
     with pytest.raises(HostError) as used:
         host.resolve_login(code)
     assert used.value.errcode == 40078
-    config = host.jsapi_config("https://scrm.example.com/h5/sidebar?a=%E4%B8%AD#frag")
+    config = host.jsapi_config("https://scrm.example.com/h5/sidebar?a=%E4%B8%AD#frag")["dd"]
     ticket = host.client.jsapi_ticket()
     assert config["signature"] == sign_jsapi(ticket, config["nonceStr"], config["timeStamp"],
                                              "https://scrm.example.com/h5/sidebar?a=中")

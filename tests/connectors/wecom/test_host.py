@@ -382,7 +382,7 @@ def test_send_app_message_splits_at_the_hosts_limit(sandbox, corp, host, monkeyp
 def test_jsapi_config_signs_with_the_hosts_tickets(sandbox, corp, host):
     url = "https://scrm.example/h5/sidebar?entry=single_chat_tools#/profile"
     out = host.jsapi_config(url)
-    config, agent = out["config"], out["agent_config"]
+    config, agent = out["corp"], out["agent"]
     token = sandbox.wecom_token(corp)
     base = f"{sandbox.wecom_base}/cgi-bin"
     corp_ticket = requests.get(f"{base}/get_jsapi_ticket", params={"access_token": token}, timeout=5).json()["ticket"]
