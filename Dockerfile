@@ -1,8 +1,11 @@
-# Front-end assets from the npm registry (pinned in package-lock.json); only the files the pages serve reach the final image.
+# Front-end assets from the npm registry (pinned in package-lock.json), copied or bundled by assets/build.sh as
+# `make setup` does; only the files the pages serve reach the final image.
 FROM node:20-slim AS assets
 WORKDIR /assets
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
+COPY assets assets
+RUN sh assets/build.sh
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SCRM_INSTANCE_PATH=/var/lib/scrm
@@ -13,12 +16,11 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 # .dockerignore keeps the host emulator (sandbox/), tests/ and bench/ out: production never runs them
 COPY . .
-# the same file `make setup` puts there: the H5 pages serve WeUI from the backend itself
-COPY --from=assets /assets/node_modules/weui/dist/style/weui.min.css h5/static/vendor/weui.min.css
-# and Swagger UI for the API docs page, as `make setup` copies it
-COPY --from=assets /assets/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-     /assets/node_modules/swagger-ui-dist/swagger-ui.css /assets/node_modules/swagger-ui-dist/favicon-32x32.png \
-     scrm/api/static/vendor/
+# the assets as `make setup` builds them, and the English catalog compiled
+COPY --from=assets /assets/h5/static/vendor h5/static/vendor
+COPY --from=assets /assets/console/static/vendor console/static/vendor
+COPY --from=assets /assets/scrm/api/static/vendor scrm/api/static/vendor
+RUN pybabel compile --use-fuzzy -d scrm/translations
 RUN pip install --no-cache-dir --no-deps . && useradd --system --home /var/lib/scrm scrm \
     && mkdir -p /var/lib/scrm /var/lib/scrm-metrics && chown scrm /var/lib/scrm /var/lib/scrm-metrics
 USER scrm

@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 SANDBOX_PTH := $(VENV)/.sandbox-on-path
 FONT   := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 CHROMIUM := /usr/bin/chromium
-WEUI_CSS := h5/static/vendor/weui.min.css
-SWAGGER_UI := scrm/api/static/vendor/swagger-ui-bundle.js
+VENDOR := node_modules/.scrm-vendor
+CATALOG := scrm/translations/en/LC_MESSAGES/messages.mo
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -47,21 +47,20 @@ $(FONT):
 $(CHROMIUM):
 	@$(call apt_install,--no-install-recommends chromium,the browser test needs Debian's chromium at $(CHROMIUM))
 
-# WeUI, pinned in package-lock.json, served by the backend itself (no CDN); rebuilt when missing or the lock changes.
-$(WEUI_CSS): package-lock.json
+# Front-end assets pinned in package-lock.json and served by the backend itself (no CDN: private deployments have
+# no internet): WeUI and the host SDKs for the H5 pages, Swagger UI for the API docs, ECharts for the console.
+# Rebuilt when missing or when the lock or the build changes.
+$(VENDOR): package-lock.json assets/build.sh assets/dingtalk.js assets/echarts.js
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p $(@D)
-	cp node_modules/weui/dist/style/weui.min.css $@
+	sh assets/build.sh
+	touch $@
 
-# Swagger UI for the API docs page, pinned in package-lock.json and served by the backend like WeUI.
-$(SWAGGER_UI): package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p $(@D)
-	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/favicon-32x32.png $(@D)/
-	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js $@
+# The English catalog of the pages (Chinese is the source language), compiled from the .po kept in git.
+$(CATALOG): scrm/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(VENV)/bin/pybabel compile --use-fuzzy -d scrm/translations
 
 ## setup: install everything the service needs (idempotent); the tests also install Chromium
-setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(WEUI_CSS) $(SWAGGER_UI)
+setup: $(STAMP) $(SANDBOX_PTH) $(FONT) $(VENDOR) $(CATALOG)
 
 ## run: migrate and serve on the embedded default (SQLite, in-process tasks, sandbox corps synced) at $(HOST):$(PORT)
 run: setup

@@ -37,6 +37,9 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     _wire_hosts(app)
 
+    from scrm.i18n import init_babel
+
+    init_babel(app)
     from callbacks.views import bp as callbacks_bp
     from h5.views import bp as h5_bp
     from scrm import health, home
