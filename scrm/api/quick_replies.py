@@ -1,7 +1,7 @@
 """/api/v1/quick-replies and /api/v1/quick-reply-groups: the quick-reply library (read by everyone, kept by admins)."""
 from __future__ import annotations
 
-from flask import abort, g
+from flask import abort, current_app, g, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, fields, validate
 
@@ -101,6 +101,22 @@ class Reply(MethodView):
         _admin()
         quick_replies.delete(g.principal.corp, reply_id)
         return "", 204
+
+
+@bp.route("/quick-replies/<int:reply_id>/message", methods=["POST"])
+def message(reply_id):
+    """The message to send
+
+    What the sidebar passes to `sendChatMessage` for this reply: only its own type set (`text`, `news` with a
+    picture, `image` with the host's media id, uploaded once and reused while the host keeps it, or
+    `miniprogram`).
+
+    zh:待发送的消息
+    返回侧边栏调用 sendChatMessage 的参数：只设置该话术的类型；链接卡片必带图片；图片为企业微信临时素材
+    （上传一次，3 天内复用）。
+    """
+    picture = current_app.config["BASE_URL"] + url_for("h5.static", filename="link.png")
+    return quick_replies.chat_message(g.principal.corp, reply_id, link_picture=picture)
 
 
 @bp.route("/quick-replies/<int:reply_id>/used", methods=["POST"])

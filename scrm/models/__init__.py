@@ -1,5 +1,5 @@
 """Tables of the product, typed SQLAlchemy 2.x models. They never commit: services do, through `scrm.db`."""
-from scrm.models.activity import Note, TimelineEntry
+from scrm.models.activity import GroupNote, Note, TimelineEntry
 from scrm.models.api_token import ROLES, ApiToken
 from scrm.models.base import Base, utcnow
 from scrm.models.channel import (ALLOCATIONS, CHANNEL_STATUSES, WELCOME_MODES, Channel, ChannelCost,
@@ -22,7 +22,7 @@ __all__ = [
     "Base", "utcnow", "Corp", "PLATFORMS", "Department", "Employee", "EmployeeDepartment", "Customer",
     "Relationship", "RELATIONSHIP_STATUSES", "TagGroup", "Tag", "RelationshipTag", "Channel", "ChannelMember",
     "ChannelTag", "ChannelCost", "WelcomeDelivery", "Media", "ALLOCATIONS", "CHANNEL_STATUSES", "WELCOME_MODES",
-    "TimelineEntry", "Note", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
+    "TimelineEntry", "Note", "GroupNote", "GroupChat", "GroupMember", "InboxEvent", "INBOX_STATUSES", "SyncRun", "StageChange", "DEFAULT_STAGES", "ApiToken", "ROLES",
     "Followup", "FOLLOWUP_STATUSES", "Handover", "HandoverLine", "HandoverStep", "PoolEntry", "DomainEvent",
     "HANDOVER_KINDS", "LINE_STATES", "FINAL_STATES", "ASKED_STATES", "OPEN_STATES", "POOL_REASONS", "QuickReply", "QuickReplyGroup",
     "QUICK_REPLY_TYPES", "WebUser",

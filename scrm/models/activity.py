@@ -40,3 +40,17 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None]
+
+
+class GroupNote(Base):
+    """A note employees keep on a customer group chat (the group sidebar's notes)."""
+
+    __tablename__ = "group_note"
+    __table_args__ = (Index(None, "group_chat_id", "created_at"), MYSQL_TABLE)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    corp_id: Mapped[int] = mapped_column(ForeignKey("corp.id", ondelete="CASCADE"))
+    group_chat_id: Mapped[int] = mapped_column(ForeignKey("group_chat.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

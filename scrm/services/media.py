@@ -68,3 +68,30 @@ def host_media_id(corp: Corp, media_id: int, host: Host) -> str:
     with unit_of_work():
         media.host_media_id, media.host_expires_at = uploaded.media_id, uploaded.expires_at
     return uploaded.media_id
+
+
+MEDIA_SALT = "scrm.media.public"
+
+
+def public_url(media_id: int) -> str:
+    """An address the host's clients can fetch the image at (a mini-program card's or a link card's picture):
+    signed, so media ids cannot be walked."""
+    from flask import current_app
+    from itsdangerous import URLSafeSerializer
+
+    token = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=MEDIA_SALT).dumps(media_id)
+    return f"{current_app.config['BASE_URL']}/h5/media/{token}"
+
+
+def by_public_token(token: str) -> Media:
+    from flask import current_app
+    from itsdangerous import BadData, URLSafeSerializer
+
+    try:
+        media_id = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=MEDIA_SALT).loads(token)
+    except BadData:
+        raise NotFound("no such image") from None
+    media = db.session.get(Media, media_id) if isinstance(media_id, int) else None
+    if media is None:
+        raise NotFound("no such image")
+    return media

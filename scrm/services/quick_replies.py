@@ -10,6 +10,8 @@ from scrm.db import unit_of_work
 from scrm.errors import Conflict, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.models import Corp, QuickReply, QuickReplyGroup
+from scrm.services import media
+from scrm.services.corps import host_for
 from scrm.services.welcome import MAX_TEXT_BYTES, check_attachment
 
 MAX_GROUPS = 200
@@ -141,3 +143,24 @@ def used(corp: Corp, reply_id: int) -> dict:
                            .execution_options(synchronize_session=False))
     db.session.refresh(reply)
     return describe(reply)
+
+
+def chat_message(corp: Corp, reply_id: int, *, link_picture: str) -> dict:
+    """The reply as the sidebar hands it to `sendChatMessage`: only the chosen message type is set (the mobile
+    client refuses a message with others), a link card always has a picture (the PC client needs one: the
+    reply's own or `link_picture`), an image is the host's media id, uploaded once and reused while the host
+    keeps it (3 days), and a mini-program card's picture is an address the client can fetch."""
+    content = _reply(corp, reply_id).content
+    kind = content.get("type")
+    if kind == "text":
+        return {"msgtype": "text", "text": {"content": content["text"]}}
+    if kind == "link":
+        return {"msgtype": "news", "news": {"link": content["url"], "title": content["title"],
+                                            "desc": content.get("desc") or "",
+                                            "imgUrl": content.get("pic_url") or link_picture}}
+    if kind == "image":
+        return {"msgtype": "image", "image": {"mediaid": media.host_media_id(corp, content["media_id"],
+                                                                            host_for(corp))}}
+    return {"msgtype": "miniprogram", "miniprogram": {"appid": content["appid"], "title": content["title"],
+                                                      "imgUrl": media.public_url(content["media_id"]),
+                                                      "page": content["page"]}}
