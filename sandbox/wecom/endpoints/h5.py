@@ -133,7 +133,7 @@ def oauth_authorize():
             return redirect(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}")
         members = list(s.scalars(select(User).where(User.corp_id == corp_id, User.status == 1)
                                  .order_by(User.userid).limit(100)))
-    base = request.full_path
+    base = request.script_root + request.full_path  # the sandbox may be mounted under a prefix (/sandbox)
     links = "".join(f"<li><a href='{escape(base)}&userid={escape(m.userid)}'>{escape(m.name)}</a>" for m in members)
     return Response(f"<!doctype html><meta charset=utf-8><title>沙箱 · 企业微信登录</title>"
                     f"<ul>{links}<li><a href='{escape(base)}&guest=1'>非企业成员</a></ul>", mimetype="text/html")
