@@ -17,6 +17,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -38,7 +39,7 @@ bp.after_request(page_headers.secure)
 
 #: how each host's in-app browser names itself in its User-Agent
 IN_HOST = {"wecom": re.compile(r"\bwxwork/", re.I), "dingtalk": re.compile(r"\bDingTalk\b", re.I)}
-HOST_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+HOST_NAMES = {"wecom": lazy_gettext("企业微信"), "dingtalk": lazy_gettext("钉钉")}
 
 
 # ---------------------------------------------------------------- the guard
