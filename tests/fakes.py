@@ -252,6 +252,13 @@ class FakeHost:
         self._call("oauth_url", redirect_uri=redirect_uri, state=state)
         return f"https://fake.host/oauth?redirect_uri={redirect_uri}&state={state}"
 
+    def login_page_url(self, redirect_uri, state):
+        self._call("login_page_url", redirect_uri=redirect_uri, state=state)
+        return f"https://fake.host/login?redirect_uri={redirect_uri}&state={state}"
+
+    def resolve_web_login(self, code):
+        return self.resolve_login(code)
+
     def resolve_login(self, code):
         self._call("resolve_login", code=code)
         if not code.startswith("code-"):

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from typing import Any, Callable
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -23,6 +23,7 @@ from scrm.host import (CorpAccess, HostCredentialsError, HostError, HostNotFound
 
 OAPI = "https://oapi.dingtalk.com"
 API = "https://api.dingtalk.com"
+LOGIN = "https://login.dingtalk.com/oauth2/auth"
 TOKEN_REJECTED = {40001, 40014, 42001, "InvalidAuthentication"}
 _CREDENTIALS = {40089, 40013, 40095, 40093, "invalidClientIdOrSecret", "InvalidClientIdOrSecret"}
 #: 90001-90006: the legacy bans of a server, an org or an app for calling too often (doc server-api-error-codes-1)
@@ -90,6 +91,7 @@ class DingTalkClient:
         root = access.api_base.rstrip("/") if access.api_base else None
         self.oapi_base = f"{root}/oapi" if root else OAPI
         self.api_base = f"{root}/api" if root else API
+        self.login_base = f"{root}/login/oauth2/auth" if root else LOGIN
         self.token_key = f"dingtalk:{access.corp_key}:token"
 
     def __repr__(self) -> str:
@@ -216,6 +218,24 @@ class DingTalkClient:
     def get_user_info(self, code: str) -> dict:
         """topapi/v2/user/getuserinfo: a free-login code to the user (doc obtain-the-userid-of-a-user-...)."""
         return self.oapi("topapi/v2/user/getuserinfo", {"code": code})["result"]
+
+    def login_page_url(self, redirect_uri: str, state: str) -> str:
+        """The QR login page of the app (doc obtain-identity-credentials): scope openid, the app's client id; it
+        sends the browser back with `authCode` and `state`."""
+        query = urlencode({"redirect_uri": redirect_uri, "response_type": "code", "client_id": self.access.app_key,
+                           "scope": "openid", "state": state, "prompt": "consent"})
+        return f"{self.login_base}?{query}"
+
+    def web_login_user(self, auth_code: str) -> dict:
+        """A QR login's authCode to the member: the user's access token (POST /v1.0/oauth2/userAccessToken), their
+        unionId (GET /v1.0/contact/users/me with that token), then the userid (topapi/user/getbyunionid)."""
+        grant = self._exchange("POST", f"{self.api_base}/v1.0/oauth2/userAccessToken", "v1.0/oauth2/userAccessToken",
+                               json_body={"clientId": self.access.app_key, "clientSecret": self.access.secret,
+                                          "code": auth_code, "grantType": "authorization_code"}, v1=True)
+        me = self._exchange("GET", f"{self.api_base}/v1.0/contact/users/me", "v1.0/contact/users/me", v1=True,
+                            headers={"x-acs-dingtalk-access-token": grant["accessToken"]})
+        found = self.oapi("topapi/user/getbyunionid", {"unionid": me["unionId"]})["result"]
+        return {"userid": found.get("userid"), "name": me.get("nick"), "unionid": me["unionId"]}
 
     def extcontact_list(self, offset: int = 0, size: int = 100) -> list[dict]:
         """topapi/extcontact/list (doc obtain-the-external-contact-list)."""

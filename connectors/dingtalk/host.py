@@ -21,7 +21,7 @@ NOT_THE_FOLLOWER = 40131
 CAPABILITIES = frozenset({
     C.LIST_DEPARTMENTS, C.LIST_EMPLOYEES, C.GET_EMPLOYEE, C.LIST_CUSTOMER_IDS, C.LIST_CUSTOMERS, C.GET_CUSTOMER,
     C.SET_REMARK, C.CREATE_CUSTOMER, C.LIST_TAG_GROUPS, C.MARK_TAGS, C.TRANSFER_CUSTOMERS, C.SEND_APP_MESSAGE,
-    C.JSAPI_CONFIG, C.RESOLVE_LOGIN,
+    C.JSAPI_CONFIG, C.RESOLVE_LOGIN, C.WEB_LOGIN,
     C.CUSTOMER_NEEDS_TAG,  # extcontact/create requires label_ids (60204)
 })
 
@@ -270,6 +270,13 @@ class DingTalkHost:
 
     def oauth_url(self, redirect_uri: str, state: str) -> str | None:
         return None  # DingTalk pages get a free-login code from dd.requestAuthCode instead
+
+    def login_page_url(self, redirect_uri: str, state: str) -> str:
+        return self.client.login_page_url(redirect_uri, state)
+
+    def resolve_web_login(self, code: str) -> LoginIdentity:
+        info = self.client.web_login_user(code)
+        return LoginIdentity(user_id=str(info["userid"]) if info.get("userid") else None, name=info.get("name"))
 
     def resolve_login(self, code: str) -> LoginIdentity:
         info = self.client.get_user_info(code)

@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from typing import Any, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 from optionaldict import optionaldict
@@ -29,6 +29,7 @@ from scrm.host import (CorpAccess, HostCredentialsError, HostError, HostNotFound
 
 API_HOST = "https://qyapi.weixin.qq.com"
 OAUTH_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
+WEB_LOGIN = "https://login.work.weixin.qq.com/wwlogin/sso/login"
 TAG_EDIT_APIS = frozenset({"externalcontact/remark", "externalcontact/mark_tag"})
 TAG_EDIT_GROUP = "wecom:tag_edit"
 LIMIT_PREFIX = "wecom:"
@@ -218,6 +219,14 @@ class OAuth(WeChatOAuth):
             parts.append(f"agentid={quote(str(agent), safe='')}")
         return f"{client.oauth_base}?{'&'.join(parts)}#wechat_redirect"
 
+    def web_login_url(self, redirect_uri: str, state: str) -> str:
+        """The web login (scan to log in) page of a self-built app: login_type=CorpApp with the corp and agent;
+        its code is exchanged like an OAuth code (doc 98151)."""
+        client: WeComClient = self._client
+        query = urlencode({"login_type": "CorpApp", "appid": client.corp_id, "agentid": client.access.agent_id,
+                           "redirect_uri": redirect_uri, "state": state})
+        return f"{client.web_login_base}?{query}"
+
     def get_user_info(self, code: str) -> dict:
         """GET auth/getuserinfo (doc 96442), not wechatpy's legacy user/getuserinfo."""
         return self._get("auth/getuserinfo", params={"code": code})
@@ -304,6 +313,7 @@ class WeComClient(WeChatClient):
         self.API_BASE_URL = f"{root}/cgi-bin/"
         self.oauth_base = f"{access.api_base.rstrip('/')}/connect/oauth2/authorize" if access.api_base \
             else OAUTH_AUTHORIZE
+        self.web_login_base = f"{access.api_base.rstrip('/')}/wwlogin/sso/login" if access.api_base else WEB_LOGIN
         self.token_key = f"wecom:{access.corp_key}:token"
 
     def __repr__(self) -> str:

@@ -28,7 +28,7 @@ CAPABILITIES = frozenset({
     C.UPDATE_CHANNEL_CODE, C.DELETE_CHANNEL_CODE, C.SEND_WELCOME, C.FETCH_CHANNEL_QR, C.UPLOAD_IMAGE,
     C.TRANSFER_CUSTOMERS, C.TRANSFER_RESULTS, C.LIST_UNASSIGNED, C.LIST_GROUP_CHATS, C.GET_GROUP_CHAT,
     C.TRANSFER_GROUP_CHATS, C.CREATE_MASS_MESSAGE, C.LIST_MASS_MESSAGES, C.MASS_MESSAGE_TASKS,
-    C.MASS_MESSAGE_RESULTS, C.SEND_APP_MESSAGE, C.JSAPI_CONFIG, C.OAUTH_URL, C.RESOLVE_LOGIN,
+    C.MASS_MESSAGE_RESULTS, C.SEND_APP_MESSAGE, C.JSAPI_CONFIG, C.OAUTH_URL, C.RESOLVE_LOGIN, C.WEB_LOGIN,
     # features beyond the method names
     C.CUSTOMER_CALLBACKS, C.WELCOME_CODE, C.AGENT_CONFIG, C.DEPARTED_TRANSFER, C.GROUP_CHAT_TRANSFER,
     C.CUSTOMERS_BY_EMPLOYEE,  # list_customers reads only the given employees' customers (batch/get_by_user)
@@ -387,6 +387,12 @@ class WeComHost:
 
     def oauth_url(self, redirect_uri: str, state: str) -> str | None:
         return self.client.oauth.authorize_url(redirect_uri, state)
+
+    def login_page_url(self, redirect_uri: str, state: str) -> str:
+        return self.client.oauth.web_login_url(redirect_uri, state)
+
+    def resolve_web_login(self, code: str) -> LoginIdentity:
+        return self.resolve_login(code)
 
     def resolve_login(self, code: str) -> LoginIdentity:
         result = self.client.oauth.get_user_info(code)

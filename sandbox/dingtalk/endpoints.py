@@ -14,12 +14,14 @@ import json
 import secrets
 from datetime import datetime, timezone
 from typing import Callable
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from markupsafe import escape
 from sqlalchemy import select
 
 from sandbox.core import Corp, SandboxDB
-from sandbox.dingtalk.models import (DingTalkError, DtCode, DtContact, DtCrmCustomer, DtDepartment, DtLabel, DtMessage,
+from sandbox.dingtalk.models import (DingTalkError, DtCode, DtContact, DtLoginGrant, DtCrmCustomer, DtDepartment, DtLabel, DtMessage,
                                      DtToken, DtUser, find_contact, find_user, unionid)
 from sandbox.state import Sandbox
 
@@ -134,6 +136,90 @@ def v1_token():
         return jsonify(code="invalidClientIdOrSecret", message="无效的clientId或者clientSecret"), 400
     token, ttl = _issue_token(_db(), corp)
     return jsonify(accessToken=token, expireIn=ttl)
+
+
+# ---------------------------------------------------------------- QR login (a browser outside DingTalk)
+
+LOGIN_CODE_TTL, USER_TOKEN_TTL = 300, 7200
+
+
+@bp.get("/login/oauth2/auth")
+def login_page():
+    """login.dingtalk.com/oauth2/auth: the page a member scans; picks a member (or ?userid=) and sends the browser
+    back to redirect_uri with authCode and state. An unknown client_id or a scope other than openid is refused."""
+    db = _db()
+    redirect_uri = request.args.get("redirect_uri", "")
+    if not redirect_uri.startswith(("http://", "https://")) or request.args.get("response_type") != "code":
+        return Response("redirect_uri or response_type invalid", status=400)
+    if "openid" not in request.args.get("scope", "").split():
+        return Response("scope must include openid", status=400)
+    with db.session() as s:
+        corp = s.scalar(select(Corp).where(Corp.app_key == request.args.get("client_id", ""),
+                                           Corp.platform == "dingtalk"))
+        if corp is None:
+            return Response("client_id invalid", status=400)
+        userid = request.args.get("userid")
+        if userid:
+            user = s.scalar(select(DtUser).where(DtUser.corp_id == corp.corp_id, DtUser.userid == userid))
+            if user is None or user.left:
+                return Response("userid invalid", status=400)
+            code = secrets.token_hex(16)
+            s.add(DtLoginGrant(code=code, corp_id=corp.corp_id, userid=userid,
+                               expires_at=db.clock.time() + LOGIN_CODE_TTL))
+            query = urlencode({"authCode": code, "state": request.args.get("state", "")})
+            return Response(status=302, headers={"Location": f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}"})
+        members = list(s.scalars(select(DtUser).where(DtUser.corp_id == corp.corp_id, DtUser.left.is_(False))
+                                 .order_by(DtUser.userid).limit(100)))
+    base = request.script_root + request.full_path
+    links = "".join(f"<li><a href='{escape(base)}&userid={escape(m.userid)}'>{escape(m.name)}</a>" for m in members)
+    return Response(f"<!doctype html><meta charset=utf-8><title>沙箱 · 钉钉扫码登录</title><ul>{links}</ul>",
+                    mimetype="text/html")
+
+
+@bp.post("/api/v1.0/oauth2/userAccessToken")
+def user_access_token():
+    """obtain-user-token: POST {clientId, clientSecret, code, grantType=authorization_code} → the member's token;
+    the code once, within 5 minutes."""
+    body = request.get_json(silent=True) or {}
+    corp = _app(str(body.get("clientId", "")), str(body.get("clientSecret", "")))
+    if corp is None:
+        return jsonify(code="invalidClientIdOrSecret", message="无效的clientId或clientSecret"), 400
+    if body.get("grantType") != "authorization_code":
+        return jsonify(code="invalidGrantType", message="grantType不合法"), 400
+    db = _db()
+    with db.session() as s:
+        grant = s.get(DtLoginGrant, str(body.get("code", "")))
+        if grant is None or grant.corp_id != corp.corp_id or grant.token or grant.expires_at <= db.clock.time():
+            return jsonify(code="invalidAuthCode", message="无效的临时授权码"), 400
+        grant.token, grant.token_expires_at = secrets.token_hex(16), db.clock.time() + USER_TOKEN_TTL
+        return jsonify(accessToken=grant.token, refreshToken=secrets.token_hex(16), expireIn=USER_TOKEN_TTL,
+                       corpId=corp.corp_id)
+
+
+@bp.get("/api/v1.0/contact/users/me")
+def users_me():
+    """get-user-info-by-user-token: GET with the member's token in x-acs-dingtalk-access-token."""
+    db = _db()
+    with db.session() as s:
+        grant = s.scalar(select(DtLoginGrant).where(
+            DtLoginGrant.token == request.headers.get("x-acs-dingtalk-access-token", "")))
+        if grant is None or grant.token_expires_at <= db.clock.time():
+            return jsonify(code="InvalidAuthentication", message="不合法的access_token"), 401
+        user = s.scalar(select(DtUser).where(DtUser.corp_id == grant.corp_id, DtUser.userid == grant.userid))
+        return jsonify(nick=user.name, unionId=unionid(user.userid), openId=unionid("open:" + user.userid),
+                       mobile=user.mobile or "", stateCode="86")
+
+
+@oapi("topapi/user/getbyunionid")
+def user_by_unionid(db, corp, body):
+    """query-a-user-by-the-union-id: POST topapi/user/getbyunionid {unionid} → result {contact_type, userid};
+    60121 when no current member has it."""
+    wanted = str(body.get("unionid", ""))
+    with db.session() as s:
+        for user in s.scalars(select(DtUser).where(DtUser.corp_id == corp.corp_id, DtUser.left.is_(False))):
+            if unionid(user.userid) == wanted:
+                return {"result": {"contact_type": 0, "userid": user.userid}}
+    raise DingTalkError(60121, "找不到该用户")
 
 
 @bp.route("/oapi/<path:path>", methods=["GET", "POST"])

@@ -74,6 +74,19 @@ class DtCode(Base):
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class DtLoginGrant(Base):
+    """A QR login (login.dingtalk.com/oauth2/auth): its authCode (single use, 5 minutes), then the user access
+    token it was exchanged for (2 hours), which reads the member's unionId."""
+
+    __tablename__ = "sbx_dt_login_grant"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    corp_id: Mapped[str] = mapped_column(String(64))
+    userid: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Double)
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[float | None] = mapped_column(Double)
+
+
 class DtMessage(Base):
     """A work notification that reached an employee (same-day duplicates never get here)."""
 

@@ -46,6 +46,7 @@ class Capability(StrEnum):
     JSAPI_CONFIG = "jsapi_config"
     OAUTH_URL = "oauth_url"
     RESOLVE_LOGIN = "resolve_login"
+    WEB_LOGIN = "web_login"  # a scan-to-login page for browsers outside the host app
 
     # features beyond the method names
     CUSTOMER_CALLBACKS = "customer_callbacks"  # the host calls back on adds and removals of customers

@@ -84,6 +84,10 @@ class Host(Protocol):
         dd.config's}; `refresh` fetches new tickets first (a page whose config the host refused)."""
     def oauth_url(self, redirect_uri: str, state: str) -> str | None: ...
     def resolve_login(self, code: str) -> LoginIdentity: ...
+    def login_page_url(self, redirect_uri: str, state: str) -> str:
+        """The host's scan-to-login page for a browser outside the host app (WeCom's web login, DingTalk's QR
+        login); it sends the browser back to `redirect_uri` with a code for `resolve_web_login`."""
+    def resolve_web_login(self, code: str) -> LoginIdentity: ...
 
 
 def iterate(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:

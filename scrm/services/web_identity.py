@@ -63,13 +63,15 @@ class Identity:
 # ---------------------------------------------------------------- host employees
 
 
-def sign_in_with_code(corp: Corp, code: str) -> Identity:
-    """A host's single-use login code (WeCom OAuth `code`, DingTalk `requestAuthCode`) to the employee's identity.
+def sign_in_with_code(corp: Corp, code: str, *, scanned: bool = False) -> Identity:
+    """A host's single-use login code (WeCom OAuth `code`, DingTalk `requestAuthCode`; with `scanned`, the code
+    of the host's scan-to-login page) to the employee's identity.
     Raises Refused: not a member (a customer opening the page), not in the app's visible range (never synced),
     departed. Host errors (an expired or reused code) reach the caller as HostError."""
     if not isinstance(code, str) or not code or len(code) > 512:
         raise Refused("bad_code", "the login code is missing or malformed")
-    who = host_for(corp).resolve_login(code)
+    host = host_for(corp)
+    who = host.resolve_web_login(code) if scanned else host.resolve_login(code)
     if not who.user_id:
         raise Refused("not_member", "the page was opened by someone who is not a member of the corp")
     employee = db.session.scalar(select(Employee).where(Employee.corp_id == corp.id,

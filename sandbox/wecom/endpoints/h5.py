@@ -116,6 +116,19 @@ def scan_page(config_id: str):
 @bp.get("/connect/oauth2/authorize")
 def oauth_authorize():
     """The OAuth page (doc 96441): picks a member (or ?userid=/?external_userid=) and redirects with a code."""
+    return _sign_in_page("企业微信登录", guests=True)
+
+
+@bp.get("/wwlogin/sso/login")
+def web_login():
+    """The web login page a member scans (doc 98151): login_type=CorpApp with the app's agentid, else an error
+    page; picks a member (or ?userid=) and redirects with a code exchanged like an OAuth one."""
+    if request.args.get("login_type") != "CorpApp":
+        return Response("login_type invalid", status=400)
+    return _sign_in_page("企业微信扫码登录", guests=False, agent=True)
+
+
+def _sign_in_page(title: str, *, guests: bool, agent: bool = False):
     db = sandbox_db()
     corp_id, redirect_uri = request.args.get("appid", ""), request.args.get("redirect_uri", "")
     if not redirect_uri.startswith(("http://", "https://")):
@@ -124,10 +137,12 @@ def oauth_authorize():
         corp = s.scalar(select(Corp).where(Corp.corp_id == corp_id, Corp.platform == "wecom"))
         if corp is None:
             return Response("appid invalid", status=400)
-        userid, ext = request.args.get("userid"), request.args.get("external_userid")
+        if agent and request.args.get("agentid") != str(corp.agent_id):
+            return Response("agentid invalid", status=400)
+        userid, ext = request.args.get("userid"), request.args.get("external_userid") if guests else None
         if userid and s.get(User, (corp_id, userid)) is None:
             return Response("userid invalid", status=400)
-        if userid or ext or request.args.get("guest"):
+        if userid or ext or (guests and request.args.get("guest")):
             code = issue_oauth_code(s, corp_id, db.clock.time(), userid=userid, external_userid=ext)
             query = urlencode({"code": code, "state": request.args.get("state", "")})
             return redirect(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}")
@@ -135,5 +150,7 @@ def oauth_authorize():
                                  .order_by(User.userid).limit(100)))
     base = request.script_root + request.full_path  # the sandbox may be mounted under a prefix (/sandbox)
     links = "".join(f"<li><a href='{escape(base)}&userid={escape(m.userid)}'>{escape(m.name)}</a>" for m in members)
-    return Response(f"<!doctype html><meta charset=utf-8><title>沙箱 · 企业微信登录</title>"
-                    f"<ul>{links}<li><a href='{escape(base)}&guest=1'>非企业成员</a></ul>", mimetype="text/html")
+    if guests:
+        links += f"<li><a href='{escape(base)}&guest=1'>非企业成员</a>"
+    return Response(f"<!doctype html><meta charset=utf-8><title>沙箱 · {title}</title><ul>{links}</ul>",
+                    mimetype="text/html")

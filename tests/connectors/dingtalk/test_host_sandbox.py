@@ -239,3 +239,24 @@ def test_legacy_token_api_user_ids_and_contact_delete(sandbox, org):
     client.extcontact_delete(victim)
     with pytest.raises(HostNotFound):
         client.extcontact_get(victim)
+
+
+def test_the_qr_login_round_trip(sandbox, org):
+    """login.dingtalk.com/oauth2/auth → authCode → the member's token → unionId → userid; the code is single use."""
+    import requests as http
+    from urllib.parse import parse_qs, urlsplit
+
+    corp = org[0]
+    host = host_for(sandbox, corp)
+    emp = host.list_employees()[0].user_id
+    url = host.login_page_url("https://scrm.example/console/login/host", "s2")
+    query = parse_qs(urlsplit(url).query)
+    assert (query["client_id"], query["scope"], query["response_type"]) == ([corp.app_key], ["openid"], ["code"])
+    assert "userid=" not in http.get(url, timeout=5).url and http.get(url, timeout=5).status_code == 200
+    answer = http.get(url + f"&userid={emp}", allow_redirects=False, timeout=5)
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert back["state"] == ["s2"]
+    assert host.resolve_web_login(back["authCode"][0]).user_id == emp
+    with pytest.raises(HostError):
+        host.resolve_web_login(back["authCode"][0])
+    assert http.get(url.replace(corp.app_key, "nobody"), timeout=5).status_code == 400

@@ -421,6 +421,20 @@ def test_oauth_login_round_trip(sandbox, corp, host):
     assert identity.user_id is None and identity.external_id == "wmguest"
 
 
+def test_the_web_login_page_round_trip(sandbox, corp, host):
+    """Scan-to-login (doc 98151): login_type CorpApp with the app's agentid; its code is exchanged like OAuth's."""
+    employee = host.list_employees()[0].user_id
+    url = host.login_page_url("https://scrm.example/console/login/host", "s1")
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{sandbox.wecom_base}/wwlogin/sso/login?")
+    assert (query["login_type"], query["appid"], query["agentid"]) == (["CorpApp"], [corp.corp_id], [corp.agent_id])
+    answer = requests.get(url + f"&userid={employee}", allow_redirects=False, timeout=5)
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert back["state"] == ["s1"] and host.resolve_web_login(back["code"][0]).user_id == employee
+    for broken in (url.replace("CorpApp", "ServiceApp"), url.replace(f"agentid={corp.agent_id}", "agentid=1")):
+        assert requests.get(broken + f"&userid={employee}", allow_redirects=False, timeout=5).status_code == 400
+
+
 # ---------------------------------------------------------------- tokens and limits against the host
 
 
