@@ -133,7 +133,8 @@ def test_takeover_ends_with_status_5_when_the_handover_no_longer_follows_the_cus
     done = {c["external_userid"]: c for c in _result(wecom, "E00001", "E00002")}
     assert {done[gone]["status"], done[dropped]["status"]} == {5} and "takeover_time" not in done[gone]
     assert not {gone, dropped} & set(_customers(wecom, "E00002"))
-    assert [c["ChangeType"] for c in arrived()] == ["del_follow_user", "del_external_contact"]
+    # two customers' callbacks: delivered in parallel, so in either order
+    assert sorted(c["ChangeType"] for c in arrived()) == ["del_external_contact", "del_follow_user"]
 
 
 def test_takeover_member_at_the_customer_limit_ends_with_status_4(sandbox, wecom, callback_receiver):
