@@ -41,12 +41,14 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     init_babel(app)
     from callbacks.views import bp as callbacks_bp
+    from console.views import bp as console_bp
     from h5.views import bp as h5_bp
     from scrm import health, home
 
     app.register_blueprint(health.bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(h5_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(home.bp)
     from scrm.api import init_api
 
