@@ -33,9 +33,9 @@
                  axisLabel: { formatter: function (day) { return day.slice(5); } } },
         yAxis: { type: "value", minInterval: 1 },
         series: [
-          { name: days.dataset.new, type: "bar", data: pick(data.days, "new") },
-          { name: days.dataset.lost, type: "bar", data: pick(data.days, "lost") },
-          { name: days.dataset.removed, type: "bar", data: pick(data.days, "removed_by_employee") },
+          { name: days.dataset.new, type: "bar", barMaxWidth: 24, data: pick(data.days, "new") },
+          { name: days.dataset.lost, type: "bar", barMaxWidth: 24, data: pick(data.days, "lost") },
+          { name: days.dataset.removed, type: "bar", barMaxWidth: 24, data: pick(data.days, "removed_by_employee") },
           { name: days.dataset.net, type: "line", data: pick(data.days, "net"), smooth: false }
         ]
       });
@@ -43,6 +43,7 @@
     var people = document.getElementById("chart-employees");
     if (people && data.employees.length) {
       var names = data.employees.map(function (row) { return row.name || "—"; });
+      people.style.height = Math.min(120 + 48 * names.length, 640) + "px"; // a row per employee (CSSOM: no inline style)
       chart(people, {
         color: colors,
         tooltip: { trigger: "axis", renderMode: "richText" },
@@ -51,8 +52,8 @@
         xAxis: { type: "value", minInterval: 1 },
         yAxis: { type: "category", data: names, inverse: true },
         series: [
-          { name: people.dataset.new, type: "bar", data: pick(data.employees, "new") },
-          { name: people.dataset.lost, type: "bar", data: pick(data.employees, "lost") }
+          { name: people.dataset.new, type: "bar", barMaxWidth: 18, data: pick(data.employees, "new") },
+          { name: people.dataset.lost, type: "bar", barMaxWidth: 18, data: pick(data.employees, "lost") }
         ]
       });
     }
