@@ -129,6 +129,8 @@ def lang_url(lang: str) -> str:
 def _page() -> dict:
     identity = web_session.identity()
     principal = g.get("principal")
+    if principal is not None and principal.role not in VIEWERS:
+        principal = None  # a salesperson's 403 page offers no console navigation
     return {"csrf_token": generate_csrf, "account": web_identity.account(identity) if identity else None,
             "principal": principal, "is_admin": bool(principal and principal.role == "admin")}
 

@@ -196,7 +196,7 @@ def test_salespeople_are_sent_to_the_sidebar_and_managers_only_read(client, worl
     as_employee(client, world["corp"], world["li"])
     for path in ("/console", "/console/channels", f"/console/channels/{made.id}/stats"):
         page = client.get(path)
-        assert page.status_code == 403 and "侧边栏" in page.text, path
+        assert page.status_code == 403 and "侧边栏" in page.text and 'href="/console/channels"' not in page.text, path
     make_manager(world["corp"], world["zhang"])
     as_employee(client, world["corp"], world["zhang"])
     assert client.get("/console").status_code == 200

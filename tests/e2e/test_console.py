@@ -31,7 +31,8 @@ def corp(embedded):  # noqa: F811
     web_identity.create_user("ops", PASSWORD, corp=corp)
     embedded.extensions["scrm.console_login_limiter"].reset()
     control = embedded.extensions["scrm.sandbox"].extensions["sandbox_control"]
-    return {"corp": corp, "sbx": info["corp_id"], "control": control, "base": embedded.config["BASE_URL"]}
+    return {"corp": corp, "sbx": info["corp_id"], "control": control, "base": embedded.config["BASE_URL"],
+            "app": embedded}
 
 
 def _watch(page, violations: list) -> None:
@@ -169,9 +170,32 @@ def test_an_admin_creates_a_channel_and_reads_its_charts(corp):
             box = page.locator("#chart-days").bounding_box()
             assert box["width"] <= 390 and box["height"] >= 200
             _shot(page, "stats", "phone")
+            page.goto(f"{base}/console/channels/{channel.id + 1000}/stats")
+            _shot(page, "not-found", "phone")
             page.click("#logout")
             page.wait_for_url(re.compile(r"/console/login$"))
             phone.close()
+
+            from scrm.embedded import connect_sandbox_corp  # an account of every corp, with two corps to pick from
+
+            connect_sandbox_corp(corp["app"], "dingtalk", employees=1, customers=0)
+            db.session.commit()
+            web_identity.create_user("root", PASSWORD)
+            for size, viewport, mobile in SIZES:
+                context = browser.new_context(viewport=viewport, is_mobile=mobile, locale="zh-CN")
+                page = context.new_page()
+                _watch(page, violations)
+                page.goto(f"{base}/console/login")
+                page.fill("#username", "root")
+                page.fill("#password", PASSWORD)
+                with page.expect_navigation():
+                    page.click("#login-submit")
+                assert "/console/corps" in page.url and page.locator("#corps li").count() == 2
+                _shot(page, "corps", size)
+                with page.expect_navigation():
+                    page.click(f"#corps button:has-text('{the_corp.name}')")
+                assert page.locator("#who .corp-name").inner_text() == the_corp.name
+                context.close()
         finally:
             browser.close()
     assert violations == []
