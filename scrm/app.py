@@ -41,6 +41,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     init_babel(app)
     from callbacks.views import bp as callbacks_bp
+    from console.views import bp as console_bp
     from h5 import sidebar  # noqa: F401  (its pages join the staff blueprint)
     from h5.staff import bp as h5_staff_bp
     from h5.views import bp as h5_bp
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(h5_staff_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(home.bp)
     from scrm.api import init_api
 

@@ -54,6 +54,7 @@ class Settings:
     HANDOVER_POLL_SECONDS: int = 300  # how often beat looks for handovers whose host results are due
     LANDING_RATE_PER_ADDRESS: str = "20 per 10 minutes"  # landing-page submissions from one client address
     LANDING_RATE_PER_CODE: str = "600 per minute"  # landing-page submissions to one channel code
+    CONSOLE_LOGIN_FAILURES: str = "10 per 10 minutes"  # failed console sign-ins from one client address
     TRUSTED_PROXIES: str = ""  # reverse proxies believed about the client: a hop count or networks; none by default
     METRICS_TOKEN: str = ""  # /metrics wants `Authorization: Bearer <this>` when set
     METRICS_ALLOW: str = ""  # networks /metrics answers; default: loopback only, unless a token is set (then any)

@@ -49,7 +49,7 @@ def test_the_distribution_leaves_the_sandbox_out():
 
     find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
-    assert {"scrm", "connectors", "callbacks", "tasks", "h5"} <= set(packages)
+    assert {"scrm", "connectors", "callbacks", "tasks", "h5", "console"} <= set(packages)
     assert not [p for p in packages if p.split(".")[0] in {"sandbox", "tests", "bench"}]
 
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("scrm", "connectors", "callbacks", "tasks", "h5", "sandbox")
+PACKAGES = ("scrm", "connectors", "callbacks", "tasks", "h5", "console", "sandbox")
 
 #: room → the rooms (packages or modules) its modules may import; a module may always import its own room
 ALLOWED = {
@@ -16,11 +16,12 @@ ALLOWED = {
     "callbacks": {"scrm", "tasks.publisher", "tasks.events"},
     "tasks": {"scrm"},
     "h5": {"scrm"},
+    "console": {"scrm"},
     "sandbox": {"connectors.wecom.crypto", "connectors.dingtalk.crypto"},
 }
 #: the composition root and the entry points wire the rooms together
 ROOTS = {
-    "scrm.app": {"connectors", "callbacks", "tasks", "h5"},
+    "scrm.app": {"connectors", "callbacks", "tasks", "h5", "console"},
     "scrm.embedded": {"sandbox"},
     "scrm.console": set(),
     "scrm.wsgi": set(),
