@@ -23,10 +23,11 @@ def init_api(app: Flask) -> Api:
 
     app.url_map.converters["int"] = IdConverter  # before the API's routes are added: ids a BIGINT holds
     api = Api(app)
-    from scrm.api import admin, channels, customers, directory, handovers, jssdk, quick_replies, tokens, welcomes
+    from scrm.api import (admin, channels, customers, directory, funnel, handovers, jssdk, quick_replies, tokens,
+                          welcomes)
 
-    for bp in (customers.bp, directory.bp, channels.bp, handovers.bp, quick_replies.bp, jssdk.bp, tokens.bp,
-               admin.bp, welcomes.bp):
+    for bp in (customers.bp, directory.bp, channels.bp, funnel.bp, handovers.bp, quick_replies.bp, jssdk.bp,
+               tokens.bp, admin.bp, welcomes.bp):
         api.register_blueprint(bp, url_prefix=API_PREFIX)
     _error_handlers(app)
     from scrm.api.docs import init_docs

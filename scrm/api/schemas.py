@@ -184,6 +184,41 @@ class StatsQuery(Strict):
                     metadata={"description": "CSV rows per day or per employee"})
 
 
+class FunnelQuery(Strict):
+    channel_id = Id(metadata={"description": "customers with a relationship through this channel"})
+    employee_id = Id(metadata={"description": "customers with a relationship with this employee"})
+    department_id = Id(metadata={"description": "... with an employee of this department or one below it"})
+    from_ = fields.Date(data_key="from", load_default=None,
+                        metadata={"description": "customers with a relationship added on or after this local day"})
+    to = fields.Date(load_default=None, metadata={"description": "... and on or before this local day"})
+
+
+class FunnelStage(Schema):
+    stage = fields.Str()
+    in_funnel = fields.Bool(metadata={"description": "false for lost: a way out, not a step"})
+    customers = fields.Int(metadata={"description": "in the stage now"})
+    reached = fields.Int(metadata={"description": "ever reached this step or a later one (lost: ever lost)"})
+    conversion_from_previous = fields.Float(allow_none=True)
+    median_seconds_in_stage = fields.Float(allow_none=True, metadata={"description": "over completed stays"})
+
+
+class FunnelTotals(Schema):
+    customers = fields.Int()
+    lost = fields.Int(metadata={"description": "lost now"})
+    ever_lost = fields.Int()
+    conversion_stage = fields.Str(allow_none=True)
+    converted = fields.Int(metadata={"description": "reached the conversion stage"})
+    conversion = fields.Float(allow_none=True, metadata={"description": "converted / customers"})
+
+
+class FunnelOut(Schema):
+    from_ = fields.Date(data_key="from", attribute="from", allow_none=True)
+    to = fields.Date(allow_none=True)
+    timezone = fields.Str()
+    stages = fields.List(fields.Nested(FunnelStage))
+    totals = fields.Nested(FunnelTotals)
+
+
 class PosterQuery(Strict):
     title = fields.Str(validate=validate.Length(max=64))
     text = fields.Str(load_default="", validate=validate.Length(max=200))

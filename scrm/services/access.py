@@ -146,10 +146,16 @@ def _own_departments(principal: Principal) -> list[int]:
 
 
 def _subtree_members(principal: Principal) -> Select:
-    """The employees of a manager's departments and everything below them (a recursive CTE over parent ids)."""
-    corp_id = principal.corp.id
-    subtree = select(Department.host_id).where(Department.id.in_(_own_departments(principal) or [-1])).cte(
-        "scope", recursive=True)
+    """The employees of a manager's departments and everything below them."""
+    return department_members(principal.corp.id, _own_departments(principal))
+
+
+def department_members(corp_id: int, department_ids: list[int], *, name: str = "scope") -> Select:
+    """The employees of these departments (ids of the corp's) and of every department below them: a recursive CTE
+    over parent ids. The one subtree query: managers' scopes and the department filters use it (each under a name
+    of its own, as one statement may hold both)."""
+    subtree = select(Department.host_id).where(Department.corp_id == corp_id,
+                                               Department.id.in_(department_ids or [-1])).cte(name, recursive=True)
     subtree = subtree.union(select(Department.host_id).where(Department.corp_id == corp_id,
                                                              Department.parent_host_id == subtree.c.host_id))
     return (select(EmployeeDepartment.employee_id)

@@ -13,7 +13,7 @@ from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
 from scrm.models import Customer, Note, Relationship, RelationshipTag
 from scrm.services import customers
-from scrm.services.access import Principal, can_see, check_can_edit, visible_customers
+from scrm.services.access import Principal, can_see, check_can_edit, department_members, visible_customers
 
 # Set filters (tags, channel, employee, status, date added) each give the customers of matching relationships;
 # their INTERSECT drives the query from the tag and channel indexes, so a selective filter reads few rows even
@@ -30,7 +30,8 @@ def _tagged(tag_ids):
 
 def matching(principal: Principal, filters: dict) -> Select:
     """The ids of the visible customers matching the filters (no order, no page). Filters: q, tags with tag_mode
-    (any / all / none), channel, employee, status (active / lost), stage, added_from, added_to."""
+    (any / all / none), channel, employee, department (an id of the corp's: its employees and those of every
+    department below it), status (active / lost), stage, added_from, added_to."""
     sets, query = [], select(Customer.id)
     tags = filters.get("tags")
     if tags and filters.get("tag_mode", "any") == "any":
@@ -43,6 +44,9 @@ def matching(principal: Principal, filters: dict) -> Select:
         sets.append(_customers_of(Relationship.channel_id == filters["channel"]))
     if filters.get("employee"):
         sets.append(_customers_of(Relationship.employee_id == filters["employee"]))
+    if filters.get("department"):
+        members = department_members(principal.corp.id, [filters["department"]], name="department_scope")
+        sets.append(_customers_of(Relationship.employee_id.in_(members)))
     if filters.get("status") == "active":
         sets.append(_customers_of(Relationship.status == "active"))
     elif filters.get("status") == "lost":

@@ -1,0 +1,196 @@
+"""The sales funnel: how far the customers a principal may see went through the corp's stages, from the stage
+history (`stage_change`) and the stage each customer is in now.
+
+The funnel's steps are the corp's stages in order (option `stages`, else new, contacted, intent, won, lost) without
+`lost`: losing a customer is a way out of the funnel, not a step after `won`. So
+
+- `customers` of a stage: the customers in it now;
+- `reached` of a step: the customers who are in it or a later step now, or ever moved to it or a later step
+  (a customer who reached intent and was then lost counts as reached for new, contacted and intent). Every
+  customer of the set has reached the first step: being added is entering the funnel. `reached` of `lost`: the
+  customers who are lost now or ever were;
+- `conversion_from_previous`: reached / reached of the previous step; null for the first step, for `lost` and
+  when the previous step was reached by nobody;
+- `median_seconds_in_stage`: the median length of the completed stays in the stage. Every stage change ends one
+  stay, in its `from_stage`, which began at the customer's previous stage change or, for the first one, when the
+  customer was created (a customer starts in the default stage then). The stay a customer is in now is not
+  complete and does not count, nor does one of negative length (a clock set back); null when the stage has no
+  completed stay.
+
+The set is the customers the principal may see (`access.visible_customers`), narrowed as the customer list narrows
+it (`customer_desk.matching`): a relationship through the channel, a relationship with the employee, one with an
+employee of the department or of a department below it, and one added (`started_at`) within the period `from` to
+`to`, local days of the corp's time zone, both included: the funnel of a period is the funnel of the customers won
+over in it, with all their history, before and after.
+
+Everything is counted by the database: one grouped query gives the stages now, the furthest step and whether ever
+lost (a few rows per stage come back), and one query of window functions gives the medians (row numbers over the
+stays of each stage ordered by length; two rows per stage come back), so neither time nor memory grows with the set
+in Python. Both still read every stage change of the set: `bench.funnel` shows what that costs for a whole corp of a
+million relationships, where the answer wants the stays' lengths and each customer's furthest step kept as the
+stages change.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import Integer, and_, case, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from scrm.errors import NotFound, ValidationError
+from scrm.extensions import db
+from scrm.models import Channel, Corp, Customer, Department, Employee, StageChange
+from scrm.services import customer_desk, customers
+from scrm.services.access import Principal
+from scrm.services.channel_stats import EARLIEST, LATEST
+from scrm.services.corps import corp_zone
+
+LOST = "lost"  # the stage that leaves the funnel (as the pool's `stage_lost` rule reads it)
+
+
+class seconds_between(FunctionElement):  # noqa: N801 (an SQL function, named like one)
+    """Whole seconds from the second argument to the first (both naive UTC DATETIME columns)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_default(element, compiler, **kw):
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS BIGINT)"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element, compiler, **kw):
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400) AS INTEGER)"
+
+
+@compiles(seconds_between, "mysql")
+@compiles(seconds_between, "mariadb")
+def _seconds_mysql(element, compiler, **kw):
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"TIMESTAMPDIFF(SECOND, {earlier}, {later})"
+
+
+def _check_filters(corp: Corp, channel_id, employee_id, department_id) -> None:
+    """Another corp's (or no) channel, employee or department is 404, as everywhere. A deleted channel keeps its
+    funnel, as it keeps its customers."""
+    for model, row_id, word in ((Channel, channel_id, "channel"), (Employee, employee_id, "employee"),
+                                (Department, department_id, "department")):
+        if row_id is None:
+            continue
+        row = db.session.get(model, row_id)
+        if row is None or row.corp_id != corp.id:
+            raise NotFound(f"no {word} {row_id}")
+
+
+def _period(corp: Corp, start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """[start, end] in local days as UTC bounds [lower, upper)."""
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ValidationError(name, f"must be between {EARLIEST} and {LATEST}")
+    if start and end and end < start:
+        raise ValidationError("to", "must not be before from")
+    zone = corp_zone(corp)
+
+    def utc(day: date | None) -> datetime | None:
+        return datetime.combine(day, time(), zone).astimezone(timezone.utc) if day else None
+
+    return utc(start), utc(end + timedelta(days=1) if end else None)
+
+
+def _number(value) -> int | float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def funnel(principal: Principal, *, channel_id: int | None = None, employee_id: int | None = None,
+           department_id: int | None = None, start: date | None = None, end: date | None = None) -> dict:
+    """The funnel of the visible customers matching the filters: per stage of the corp, in order, the customers in
+    it now, how many reached it, the conversion from the previous step and the median stay; with totals."""
+    corp = principal.corp
+    _check_filters(corp, channel_id, employee_id, department_id)
+    lower, upper = _period(corp, start, end)
+    order = customers.stages(corp)
+    steps = [s for s in order if s != LOST]
+    filters = {"channel": channel_id, "employee": employee_id, "department": department_id,
+               "added_from": lower, "added_to": upper}
+    cohort = customer_desk.matching(principal, {k: v for k, v in filters.items() if v is not None}) \
+        .add_columns(Customer.stage, Customer.created_at).subquery("cohort")
+
+    now, furthest, ever_lost, total = {}, {}, 0, 0
+    for stage, step, lost, n in db.session.execute(_tally(cohort, steps)):
+        now[stage] = now.get(stage, 0) + n
+        furthest[step] = furthest.get(step, 0) + n
+        ever_lost += n if lost else 0
+        total += n
+    medians = {stage: _number(m) for stage, m in db.session.execute(_medians(cohort, order))}
+
+    reached, beyond = {}, 0
+    for index in range(len(steps) - 1, -1, -1):
+        beyond += furthest.get(index, 0)
+        reached[steps[index]] = beyond
+    rows, previous = [], None
+    for stage in order:
+        in_funnel = stage != LOST
+        count = reached[stage] if in_funnel else ever_lost
+        conversion = None
+        if in_funnel and previous:
+            conversion = round(count / previous, 4)
+        rows.append({"stage": stage, "in_funnel": in_funnel, "customers": now.get(stage, 0), "reached": count,
+                     "conversion_from_previous": conversion, "median_seconds_in_stage": medians.get(stage)})
+        if in_funnel:
+            previous = count
+    goal = (corp.options or {}).get("conversion_stage") or "won"
+    goal = goal if goal in steps else (steps[-1] if steps else None)
+    converted = reached.get(goal, 0) if goal else 0
+    return {"from": start, "to": end, "timezone": str(corp_zone(corp)), "stages": rows,
+            "totals": {"customers": total, "lost": now.get(LOST, 0), "ever_lost": ever_lost,
+                       "conversion_stage": goal, "converted": converted,
+                       "conversion": round(converted / total, 4) if total else None}}
+
+
+def _step(column, steps: list[str]):
+    """The step's index of a stage column; null for lost and for stages the corp no longer has."""
+    return case({s: i for i, s in enumerate(steps)}, value=column, else_=None) if steps else literal(None)
+
+
+def _tally(cohort, steps: list[str]):
+    """(stage now, furthest step, ever lost, customers) rows: one row per combination, never per customer."""
+    per_customer = (
+        select(cohort.c.id, cohort.c.stage,
+               func.max(_step(StageChange.to_stage, steps)).label("moved_to"),
+               func.max(case((StageChange.to_stage == LOST, 1), else_=0)).label("moved_to_lost"))
+        .outerjoin(StageChange, StageChange.customer_id == cohort.c.id)
+        .group_by(cohort.c.id, cohort.c.stage)
+    ).subquery("per_customer")
+    now_at = func.coalesce(_step(per_customer.c.stage, steps), 0)
+    moved = func.coalesce(per_customer.c.moved_to, 0)
+    furthest = case((now_at >= moved, now_at), else_=moved).label("furthest")
+    lost = case((or_(per_customer.c.stage == LOST, per_customer.c.moved_to_lost == 1), 1), else_=0).label("lost")
+    return (select(per_customer.c.stage, furthest, lost, func.count())
+            .group_by(per_customer.c.stage, furthest, lost))
+
+
+def _medians(cohort, order: list[str]):
+    """(stage, median seconds) of the completed stays of the cohort's customers in each stage of the corp's."""
+    entered = func.lag(StageChange.changed_at).over(partition_by=StageChange.customer_id,
+                                                    order_by=(StageChange.changed_at, StageChange.id))
+    stays = (select(StageChange.from_stage.label("stage"),
+                    seconds_between(StageChange.changed_at, func.coalesce(entered, cohort.c.created_at))
+                    .label("seconds"))
+             .join(cohort, cohort.c.id == StageChange.customer_id)).subquery("stays")
+    ranked = (select(stays.c.stage, stays.c.seconds,
+                     func.row_number().over(partition_by=stays.c.stage, order_by=stays.c.seconds).label("n"),
+                     func.count().over(partition_by=stays.c.stage).label("of"))
+              .where(stays.c.stage.in_(order), stays.c.seconds >= 0)).subquery("ranked")
+    # the middle row (odd count) or the two middle rows (even): 2n in [of, of + 2]
+    return (select(ranked.c.stage, func.avg(ranked.c.seconds))
+            .where(and_(2 * ranked.c.n >= ranked.c.of, 2 * ranked.c.n <= ranked.c.of + 2))
+            .group_by(ranked.c.stage))
