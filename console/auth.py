@@ -1,20 +1,33 @@
-"""Signing in to the console with a local account, choosing the corp to act in, signing out.
+"""Signing in to the console with a local account or by scanning the host's login QR code (WeCom's web login,
+DingTalk's QR login), choosing the corp to act in, signing out.
 
 A wrong name and a wrong password get the same answer, and failed attempts from one address are limited
 (`FailedLogins`); a local account without a corp of its own, when there are several corps, picks one first.
 """
 from __future__ import annotations
 
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from sqlalchemy import select
 
 from console.blueprint import bp, failed_logins
 from scrm import web_session
+from scrm.extensions import db
+from scrm.host import Capability, HostError
 from scrm.i18n import CHOICE
+from scrm.models import Corp
 from scrm.services import corps, web_identity
+from scrm.services.corps import host_for
 from scrm.services.web_identity import Refused
 
 HOME = "/console"
+HOST_NAMES = {"wecom": lazy_gettext("企业微信"), "dingtalk": lazy_gettext("钉钉")}
+REFUSALS = {
+    "not_member": lazy_gettext("只有企业成员可以登录。"),
+    "not_visible": lazy_gettext("你不在本应用的可见范围内，请联系管理员。"),
+    "departed": lazy_gettext("你已离职或被停用，无法登录。"),
+}
 
 
 def _next() -> str:
@@ -31,7 +44,49 @@ def _sign_in(identity) -> None:
 
 
 def _form(error: str | None = None, username: str = "", status: int = 200):
-    return render_template("console/login.html", error=error, username=username, next=_next()), status
+    return render_template("console/login.html", error=error, username=username, next=_next(),
+                           scan=_scan_corp(), host_names=HOST_NAMES), status
+
+
+def _scan_corp() -> Corp | None:
+    """The corp whose scan-to-login the page offers: `?corp=<key>` (the link a corp's people bookmark), else the
+    only corp there is. The page never lists a deployment's corps to whoever opens it."""
+    key = request.values.get("corp")
+    if key:
+        return db.session.scalar(select(Corp).where(Corp.corp_key == key[:64]))
+    only = list(db.session.scalars(select(Corp).order_by(Corp.id).limit(2)))
+    return only[0] if len(only) == 1 else None
+
+
+@bp.get("/login/scan/<corp_key>")
+def scan_login(corp_key: str):
+    """To the host's scan-to-login page (WeCom's web login, DingTalk's QR login), with a state bound to this
+    browser's session."""
+    corp = corps.get_corp(corp_key[:64])
+    host = host_for(corp)
+    if Capability.WEB_LOGIN not in host.capabilities:
+        return _form(_("该企业不支持扫码登录。"), status=404)
+    state = web_session.start_oauth(corp.corp_key, _next())
+    return redirect(host.login_page_url(current_app.config["BASE_URL"] + url_for("console.scan_back"), state))
+
+
+@bp.get("/login/scanned")
+def scan_back():
+    """Where the host sends the browser back: WeCom with `code`, DingTalk with `authCode`, both with our state."""
+    started = web_session.finish_oauth(request.args.get("state"))
+    if started is None:
+        return _form(_("扫码登录已过期，请重新扫码。"), status=400)
+    corp_key, back = started
+    corp = corps.get_corp(corp_key)
+    try:
+        identity = web_identity.sign_in_with_code(corp, request.args.get("code") or request.args.get("authCode") or "",
+                                                  scanned=True)
+    except Refused as refused:
+        return _form(REFUSALS.get(refused.reason, _("无法登录。")), status=403)
+    except HostError:
+        return _form(_("%(host)s 未能确认你的身份，请重新扫码。", host=HOST_NAMES[corp.platform]), status=502)
+    _sign_in(identity)
+    return redirect(back if back.startswith(HOME) else HOME, code=303)
 
 
 @bp.get("/login")

@@ -28,7 +28,8 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 bp.after_request(page_headers.secure)  # CSP (no inline script or style), nosniff, HTML never cached
 
 #: pages open without a session
-PUBLIC = frozenset({"console.login", "console.login_submit", "console.logout", "console.static"})
+PUBLIC = frozenset({"console.login", "console.login_submit", "console.scan_login", "console.scan_back",
+                    "console.logout", "console.static"})
 #: pages a local account reaches before it has chosen a corp
 CHOOSING = frozenset({"console.corps", "console.switch_corp"})
 VIEWERS = ("admin", "manager")  # managers see the numbers, read-only

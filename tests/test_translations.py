@@ -2,7 +2,7 @@
 templates has its English entry in the catalog, and `?lang=en` (kept in the session) or the corp's option switches."""
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 from scrm.db import unit_of_work
@@ -18,7 +18,8 @@ def marked() -> set[str]:
     for folder in ("h5", "scrm", "console"):
         if not (ROOT / folder).exists():
             continue
-        for _file, _line, message, _comments, _context in extract_from_dir(ROOT / folder, method_map=method_map):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+                ROOT / folder, method_map=method_map, keywords={**DEFAULT_KEYWORDS, "lazy_gettext": None}):
             found.add(message if isinstance(message, str) else message[0])
     return found
 
