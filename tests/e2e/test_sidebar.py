@@ -29,7 +29,7 @@ XSS = "<img src=x onerror=alert(1)>"
 DOUBLE = """
 (function () {
   var chat = %s;
-  var seen = window.__ww = {registered: null, signatures: null, sent: []};
+  var seen = window.__ww = {registered: null, signatures: null, sent: [], registrations: 0, refused: 0};
   var ready = null;
   function after(answer) {
     return function () { return ready.then(function () { return answer; }); };
@@ -37,6 +37,7 @@ DOUBLE = """
   window.ww = {
     register: function (options) {
       seen.registered = {corpId: options.corpId, agentId: options.agentId, jsApiList: options.jsApiList};
+      seen.registrations += 1;
       var url = location.href;
       ready = Promise.all([options.getConfigSignature(url), options.getAgentConfigSignature(url)])
         .then(function (both) { seen.signatures = {url: url.split("#")[0], corp: both[0], agent: both[1]}; });
@@ -45,7 +46,14 @@ DOUBLE = """
     getCurExternalContact: after({userId: chat.userId}),
     getCurExternalChat: after({chatId: chat.chatId}),
     sendChatMessage: function (message) {
-      return ready.then(function () { seen.sent.push(message); return {errMsg: "sendChatMessage:ok"}; });
+      return ready.then(function () {
+        if (chat.refuseFirstSend && seen.refused === 0) {  // a stale app ticket: "no permission" once
+          seen.refused += 1;
+          throw {errMsg: "sendChatMessage:fail no permission"};
+        }
+        seen.sent.push(message);
+        return {errMsg: "sendChatMessage:ok"};
+      });
     }
   };
 })();
@@ -125,7 +133,7 @@ def test_a_salesperson_uses_the_sidebar_of_a_single_chat(office):
     _need(WEUI, "`make setup` builds the pages' assets (npm ci)")
     from playwright.sync_api import sync_playwright
 
-    chat = {"entry": "single_chat_tools", "userId": "wmSidebarXSS"}
+    chat = {"entry": "single_chat_tools", "userId": "wmSidebarXSS", "refuseFirstSend": True}
     violations: list = []
     with sync_playwright() as pw:
         browser = _browser(pw)
@@ -163,7 +171,9 @@ def test_a_salesperson_uses_the_sidebar_of_a_single_chat(office):
             page.wait_for_function("() => window.__ww.sent.length === 1")
             page.click(".reply[data-search*='官网'] .send")
             page.wait_for_function("() => window.__ww.sent.length === 2")
-            sent = page.evaluate("window.__ww.sent")
+            seen = page.evaluate("window.__ww")  # refused once: signed again with fresh tickets, sent once
+            assert (seen["refused"], seen["registrations"], len(seen["sent"])) == (1, 2, 2)
+            sent = seen["sent"]
             assert sent[0] == {"msgtype": "text", "text": {"content": "您好，我是您的顾问"}}
             assert sent[1]["msgtype"] == "news" and set(sent[1]) == {"msgtype", "news"}
             assert sent[1]["news"]["link"] == "https://example.com/p" and sent[1]["news"]["imgUrl"].startswith("http")
