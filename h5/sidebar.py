@@ -6,14 +6,12 @@ API's roles apply: a salesperson edits only their own relationship), each form P
 answered with a redirect back to the page. Quick replies are sent by the page's script (`sendChatMessage`)."""
 from __future__ import annotations
 
-from flask import flash, g, get_flashed_messages, redirect, render_template, request, url_for
+from flask import g, get_flashed_messages, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError as CSRFError
+from flask_wtf.csrf import generate_csrf
 
-from h5.staff import bp, message, signed_in, stage_names
-from scrm.errors import Conflict, Forbidden, ValidationError
-from scrm.host import HostError
+from h5.staff import bp, message, signed_in, stage_names, submitted
+from scrm.errors import Forbidden
 from scrm.services import customer_desk, quick_replies, sidebar
 
 #: the JS-SDK calls the sidebar's pages make (the app identity is needed for all of them)
@@ -53,26 +51,6 @@ def group(chat_id: str):
 # ---------------------------------------------------------------- forms
 
 
-def _submitted(back: str, change) -> object:
-    """Check the form's CSRF token, make the change, and go back to the page with what happened."""
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except CSRFError:
-        return message(400, _("页面已过期"), _("页面已过期，请返回后刷新页面再提交。"))
-    try:
-        change()
-        flash(_("已保存"), "ok")
-    except ValidationError as exc:
-        flash(_("未保存：%(reason)s", reason=exc.message if hasattr(exc, "message") else str(exc)), "error")
-    except Forbidden:
-        flash(_("未保存：只能修改自己跟进的客户"), "error")
-    except Conflict:
-        flash(_("未保存：客户资料刚被他人修改，请刷新后重试"), "error")
-    except HostError:
-        flash(_("未保存：企业微信暂时无法完成，请稍后重试"), "error")
-    return redirect(back, code=303)
-
-
 def _mine(external_userid: str) -> tuple[int, int]:
     """The customer's id and the signed-in employee's relationship with them (404 without one)."""
     found = sidebar.find_customer(g.principal, external_userid)
@@ -88,7 +66,7 @@ def save_tags(external_userid: str):
         customer_id, relationship_id = _mine(external_userid)
         wanted = [int(v) for v in request.form.getlist("tag") if v.isdigit() and len(v) < 19]
         customer_desk.set_tags(g.principal, customer_id, relationship_id, wanted)
-    return _submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
+    return submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
 
 
 @bp.post("/sidebar/c/<external_userid>/remark")
@@ -99,7 +77,7 @@ def save_remark(external_userid: str):
         customer_desk.edit_relationship(g.principal, customer_id, relationship_id,
                                         remark=request.form.get("remark", ""),
                                         description=request.form.get("description", ""))
-    return _submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
+    return submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
 
 
 @bp.post("/sidebar/c/<external_userid>/stage")
@@ -108,7 +86,7 @@ def save_stage(external_userid: str):
     def change():
         found = sidebar.find_customer(g.principal, external_userid)
         customer_desk.set_stage(g.principal, found.customer_id, request.form.get("stage", ""))
-    return _submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
+    return submitted(url_for("h5_staff.customer", external_userid=external_userid), change)
 
 
 @bp.post("/sidebar/c/<external_userid>/notes")
@@ -117,7 +95,7 @@ def add_note(external_userid: str):
     def change():
         found = sidebar.find_customer(g.principal, external_userid)
         customer_desk.add_note(g.principal, found.customer_id, request.form.get("body", ""))
-    return _submitted(url_for("h5_staff.customer", external_userid=external_userid) + "#notes", change)
+    return submitted(url_for("h5_staff.customer", external_userid=external_userid) + "#notes", change)
 
 
 @bp.post("/sidebar/g/<chat_id>/notes")
@@ -125,4 +103,4 @@ def add_note(external_userid: str):
 def add_group_note(chat_id: str):
     def change():
         sidebar.add_group_note(g.principal, chat_id, request.form.get("body", ""))
-    return _submitted(url_for("h5_staff.group", chat_id=chat_id) + "#notes", change)
+    return submitted(url_for("h5_staff.group", chat_id=chat_id) + "#notes", change)

@@ -15,7 +15,7 @@ import logging
 import re
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf.csrf import generate_csrf, validate_csrf
@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as CSRFError
 
 from scrm import page_headers, web_session
-from scrm.errors import NotFound
+from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import HostError
 from scrm.models import Corp
@@ -192,6 +192,29 @@ def public_media(token: str):
     response = current_app.response_class(image.content, mimetype=image.content_type)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+# ---------------------------------------------------------------- forms
+
+
+def submitted(back: str, change) -> object:
+    """Check the form's CSRF token, make the change, and go back to the page with what happened (a flash)."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except CSRFError:
+        return message(400, _("页面已过期"), _("页面已过期，请返回后刷新页面再提交。"))
+    try:
+        change()
+        flash(_("已保存"), "ok")
+    except ValidationError as exc:
+        flash(_("未保存：%(reason)s", reason=exc.message if hasattr(exc, "message") else str(exc)), "error")
+    except Forbidden:
+        flash(_("未保存：只能修改自己跟进的客户"), "error")
+    except Conflict:
+        flash(_("未保存：客户资料刚被他人修改，请刷新后重试"), "error")
+    except HostError:
+        flash(_("未保存：%(host)s暂时无法完成，请稍后重试", host=HOST_NAMES[g.principal.corp.platform]), "error")
+    return redirect(back, code=303)
 
 
 # ---------------------------------------------------------------- pages that say why not

@@ -42,7 +42,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     init_babel(app)
     from callbacks.views import bp as callbacks_bp
     from console.views import bp as console_bp
-    from h5 import sidebar  # noqa: F401  (its pages join the staff blueprint)
+    from h5 import microapp, sidebar  # noqa: F401  (their pages join the staff blueprint)
     from h5.staff import bp as h5_staff_bp
     from h5.views import bp as h5_bp
     from scrm import health, home

@@ -14,6 +14,15 @@ from scrm.models import (OPEN_STATES, Corp, Employee, Handover, HandoverLine, Po
 from scrm.services import handovers, pool, timeline
 
 
+class ClaimRefused(Conflict):
+    """A claim the pool refuses, and why: `daily_limit` (the claimant's number for today is used up), `taken`
+    (someone else claimed the customer first) or `moving` (a handover is moving the customer already)."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
 def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
     claimant = db.session.get(Employee, employee_id)
     if claimant is None or claimant.corp_id != corp.id or claimant.status != "active":
@@ -24,12 +33,13 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
         raise NotFound(f"customer {customer_id} is not in the pool")
     cap = pool.daily_claims(corp)
     if pool.claims_today(corp, claimant.id) >= cap:
-        raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
+        raise ClaimRefused("daily_limit",
+                           f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
     moving = db.session.scalar(select(HandoverLine.handover_id).where(
         HandoverLine.corp_id == corp.id, HandoverLine.customer_id == customer_id,
         HandoverLine.state.in_(OPEN_STATES)).limit(1))
     if moving is not None:  # a plan skips them: the claim would move nobody while they go to someone else
-        raise Conflict(f"customer {customer_id} is being handed over already (handover {moving})")
+        raise ClaimRefused("moving", f"customer {customer_id} is being handed over already (handover {moving})")
     follower = db.session.execute(select(Relationship.employee_id, Employee.status).join(
         Employee, Employee.id == Relationship.employee_id).where(
         Relationship.customer_id == customer_id, Relationship.status == "active",
@@ -49,9 +59,10 @@ def claim(corp: Corp, customer_id: int, employee_id: int) -> dict:
             db.session.get(Employee, claimant.id, with_for_update=True)  # one claimant's claims one at a time
             entry = db.session.get(PoolEntry, entry.id, with_for_update=True, populate_existing=True)
             if entry.status != "open":
-                raise Conflict(f"customer {customer_id} was claimed meanwhile")
+                raise ClaimRefused("taken", f"customer {customer_id} was claimed meanwhile")
             if pool.claims_today(corp, claimant.id) >= cap:
-                raise Conflict(f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
+                raise ClaimRefused("daily_limit",
+                                   f"{claimant.name} has claimed {cap} customers today, the corp's daily number")
             now = utcnow()
             entry.status, entry.claimed_by, entry.claimed_at = "claimed", claimant.id, now
             entry.handover_id = handover.id if handover else None

@@ -34,10 +34,18 @@ class Found(NamedTuple):
 def find_customer(principal: Principal, external_userid: str) -> Found:
     """The visible customer of this host id (NotFound otherwise), with the principal's own relationship."""
     host_id = _host_id(external_userid, "customer")
-    customer_id = db.session.scalar(visible_customers(principal, select(Customer.id).where(
-        Customer.host_id == host_id)))
+    return _found(principal, Customer.host_id == host_id, host_id)
+
+
+def find_by_id(principal: Principal, customer_id: int) -> Found:
+    """The visible customer of this id of ours (NotFound otherwise), with the principal's own relationship."""
+    return _found(principal, Customer.id == customer_id, customer_id)
+
+
+def _found(principal: Principal, which, shown) -> Found:
+    customer_id = db.session.scalar(visible_customers(principal, select(Customer.id).where(which)))
     if customer_id is None:
-        raise NotFound(f"no customer {host_id}")
+        raise NotFound(f"no customer {shown}")
     mine = db.session.scalar(select(Relationship.id).where(
         Relationship.customer_id == customer_id, Relationship.status == "active",
         Relationship.employee_id == principal.employee_id)) if principal.employee_id else None
@@ -48,8 +56,16 @@ def customer_page(principal: Principal, external_userid: str) -> dict:
     """The customer 360 as the sidebar shows it: my relationship first (editable), the colleagues who follow the
     customer too and since when, groups in common, the tag library with my tags, the stage, everyone's notes
     and the timeline, with names instead of ids."""
-    card = customers.customer_360(principal.corp, find_customer(principal, external_userid).customer_id,
-                                  timeline_limit=TIMELINE)
+    return _page(principal, find_customer(principal, external_userid).customer_id)
+
+
+def customer_page_by_id(principal: Principal, customer_id: int) -> dict:
+    """The same page for a customer found by our id (the DingTalk micro-app's links)."""
+    return _page(principal, find_by_id(principal, customer_id).customer_id)
+
+
+def _page(principal: Principal, customer_id: int) -> dict:
+    card = customers.customer_360(principal.corp, customer_id, timeline_limit=TIMELINE)
     active = [r for r in card["relationships"] if r["status"] == "active"]
     mine = next((r for r in active if r["employee"]["id"] == principal.employee_id), None)
     names = _employee_names(principal, {n["author_id"] for n in card["notes"]}
