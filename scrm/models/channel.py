@@ -96,7 +96,9 @@ class WelcomeDelivery(Base):
     """One welcome message the product tried to send, and what the host said (sent, used, expired, failed...)."""
 
     __tablename__ = "welcome_delivery"
-    __table_args__ = (UniqueConstraint("inbox_id"), Index(None, "channel_id", "created_at"), MYSQL_TABLE)
+    # (customer, corp): a customer's deliveries for the 360 and the sidebar (welcome_log.latest_by_pair)
+    __table_args__ = (UniqueConstraint("inbox_id"), Index(None, "channel_id", "created_at"),
+                      Index(None, "customer_host_id", "corp_id"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     corp_id: Mapped[int] = mapped_column(ForeignKey("corp.id", ondelete="CASCADE"))
