@@ -84,7 +84,8 @@ def _words() -> dict:
 def handover_list():
     waiting, host_problem = [], None
     try:
-        waiting = handover_desk.unassigned(g.principal)["items"]
+        waiting = [w for w in handover_desk.unassigned(g.principal)["items"]  # all planned already: nothing waits
+                   if w["customers"] or w["group_chats"] or w["unknown_customers"]]
     except HostError as exc:  # the host's unassigned list is unreachable: the handovers are still ours to show
         log.warning("console: the host's unassigned list: %s", exc)
         host_problem = _("暂时无法从平台读取待分配的离职成员，请稍后刷新。")
