@@ -20,6 +20,7 @@ from scrm.host import HostError
 from scrm.models import POOL_REASONS, Employee
 from scrm.models.api_token import ROLES
 from scrm.services import access, corps, handover_desk
+from scrm.services.pool_claims import ClaimRefused
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +102,9 @@ def pool_list():
 def _claim_problem(exc: Exception) -> str:
     if isinstance(exc, NotFound):
         return _("已不在公海中")
-    if isinstance(exc, Conflict) and "daily number" in str(exc):
-        return _("已达今日领取上限")
-    if isinstance(exc, Conflict) and "being handed over" in str(exc):
-        return _("正在交接中")
-    if isinstance(exc, Conflict):
-        return _("刚被其他人领取")
+    if isinstance(exc, ClaimRefused):
+        return {"daily_limit": _("已达今日领取上限"), "moving": _("正在交接中"),
+                "taken": _("刚被其他人领取")}.get(exc.reason, _("无法分配"))
     if isinstance(exc, HostError):
         return _("平台暂时无法处理")
     return _("无法分配")

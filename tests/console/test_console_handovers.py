@@ -372,3 +372,15 @@ def test_the_pages_carry_no_inline_script_or_style(client, world, fake_host):
         assert re.search(r"\sstyle=|<style|<script>|<img", page.text) is None, path
     english = client.get(f"/console/handovers/{handover_id}?lang=en").text
     assert "Waiting for the customer" in english and "Handover #" in english
+
+
+def test_claims_beyond_the_daily_number_are_refused_and_said_so(client, world, fake_host):
+    with unit_of_work():
+        db.session.get(Corp, world["a"].id).options = {"pool": {"daily_claims": 1}}
+    pool.refresh(db.session.get(Corp, world["a"].id))
+    sign_in(client)
+    r = client.post("/console/pool/claim", data={"csrf_token": csrf(client, "/console/pool"),
+                                                 "employee_id": world["e"]["li"], "customer_ids": world["gone"][:3]},
+                    follow_redirects=True)
+    assert "已分配 1 位客户" in r.text and "2 位客户未分配：已达今日领取上限" in r.text
+    assert count(PoolEntry, PoolEntry.status == "claimed") == 1
