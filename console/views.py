@@ -1,7 +1,7 @@
 """The console's blueprint with its routes: sign-in (`console.auth`) and the pages (`console.pages`)."""
 from __future__ import annotations
 
-from console import auth, pages  # noqa: F401  (their routes register on the blueprint)
+from console import auth, customers, pages  # noqa: F401  (their routes register on the blueprint)
 from console.blueprint import bp
 
 __all__ = ["bp"]
