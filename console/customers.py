@@ -183,6 +183,8 @@ def duration(seconds: float | None) -> str:
     """A median stay in days and hours (hours and minutes when under a day)."""
     if seconds is None:
         return "—"
+    if seconds < 60:
+        return _("不足 1 分钟")
     minutes = int(round(seconds / 60))
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)

@@ -29,7 +29,7 @@
         bottom: 12,
         minSize: "12%",
         gap: 3,
-        label: { show: true, position: "inside", formatter: "{b}  {c}", color: "#1f2329" },
+        label: { show: true, position: "inside", formatter: "{b}  {c}", color: "#1f2329", fontSize: 14 },
         itemStyle: { borderColor: "#fff", borderWidth: 1 },
         data: steps.map(function (s) { return { name: names[s.stage] || s.stage, value: s.reached }; })
       }]
