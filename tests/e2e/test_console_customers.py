@@ -13,7 +13,7 @@ from scrm.models import Customer, Employee
 from scrm.services import channels, customers, quick_replies
 from tests.e2e.test_console import ECHARTS, _shot, _sign_in, _watch, corp  # noqa: F401  (the fixture)
 from tests.e2e.test_embedded import embedded  # noqa: F401  (the fixture corp uses)
-from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SHOTS, SIZES, _need
+from tests.e2e.test_landing import CHROMIUM, CHROMIUM_FLAGS, SIZES, _need
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -30,7 +30,7 @@ def _png(path, size=48) -> None:
                      + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
 
 
-def _seed(corp) -> dict:
+def _seed(corp) -> dict:  # noqa: F811  (the fixture's value)
     """Customers of the corp in several stages, one of them named with markup and scanned in through a code."""
     the_corp = corp["corp"]
     staff = list(db.session.scalars(select(Employee).where(Employee.corp_id == the_corp.id,
