@@ -85,6 +85,8 @@ def test_the_customer_pages_funnel_and_library_in_a_browser(corp, tmp_path):  # 
                 row = page.locator(f"tr[data-customer-id='{seeded['xss'].id}'] .customer-name a")
                 assert row.inner_text().endswith(XSS) and row.locator("img").count() == 0  # text, never markup
                 _shot(page, "customers", size)
+                page.click(".tag-filter summary")
+                _shot(page, "customers-tags", size)
                 page.select_option("#stage-filter", "intent")
                 with page.expect_navigation():
                     page.click("#search")
@@ -155,6 +157,7 @@ def test_the_customer_pages_funnel_and_library_in_a_browser(corp, tmp_path):  # 
                     with page.expect_navigation():
                         page.click("#create-group")
                     assert "分组已创建。" in page.locator(".notice").inner_text()
+                page.locator(".rename summary").first.click()
                 _shot(page, "replies-filled", size)
                 reply = next(r for g in quick_replies.library(corp["corp"])["groups"] for r in g["replies"]
                              if r["title"] == title)
