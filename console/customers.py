@@ -240,13 +240,13 @@ def _order(raw: str | None) -> int:
     return value
 
 
-def _library_change(change, done: str):
+def _library_change(change, done: str, conflict: str | None = None):
     try:
         change()
     except ValidationError as exc:
         return _library_page(422, _problem(exc))
     except Conflict:
-        return _library_page(409, _("分组里还有话术：请先删除或移走其中的话术。"))
+        return _library_page(409, conflict or _("话术库已满，请先删除不用的话术。"))
     flash(done)
     return redirect(url_for("console.reply_library"), code=303)
 
@@ -272,7 +272,8 @@ def group_update(group_id: int):
 @bp.post("/replies/groups/<int:group_id>/delete")
 @admins
 def group_delete(group_id: int):
-    return _library_change(lambda: quick_replies.delete_group(g.principal.corp, group_id), _("分组已删除。"))
+    return _library_change(lambda: quick_replies.delete_group(g.principal.corp, group_id), _("分组已删除。"),
+                           _("分组里还有话术：请先删除或移走其中的话术。"))
 
 
 def _reply(reply_id: int) -> dict:
