@@ -175,7 +175,7 @@ def token_create():
         created = access.create_token_described(g.principal.corp, form["role"], employee_id=employee_id,
                                                 label=form["label"] or None)
     except ValidationError as exc:
-        labels = {"role": _("角色"), "employee": _("成员"), "label": _("备注")}
+        labels = {"role": _("角色"), "employee": _("成员"), "label": _("用途")}
         problem = _("请检查「%(field)s」：%(message)s", field=labels.get(exc.field, _("输入")), message=exc.message)
         return _tokens_page(error=problem, form=form, status=422)
     return _tokens_page(created=created)
