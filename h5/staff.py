@@ -26,7 +26,7 @@ from wtforms.validators import ValidationError as CSRFError
 from scrm import page_headers, web_session
 from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.extensions import db
-from scrm.host import HostError
+from scrm.host import Capability, HostError
 from scrm.models import Corp
 from scrm.services import channel_assets, media, web_identity
 from scrm.services.corps import get_corp, host_for, local_now
@@ -84,9 +84,11 @@ def start_sign_in(corp: Corp):
     host app: how to open the page inside it (the sandbox lets a desktop browser go on)."""
     back = web_session.safe_next(request.full_path.rstrip("?"))
     if not in_host(corp) and not (current_app.config["SANDBOX"] and request.args.get("sandbox") == "1"):
+        scan = url_for("h5_staff.scan_sign_in", corp=corp.corp_key, next=back) \
+            if Capability.WEB_LOGIN in host_for(corp).capabilities and corp.platform == "dingtalk" else None
         return render_template("h5/outside.html", host=HOST_NAMES[corp.platform], corp=corp,
                                qr=url_for("h5_staff.page_qr", path=back), sandbox=current_app.config["SANDBOX"],
-                               go_on=_with(back, "sandbox", "1")), 403
+                               go_on=_with(back, "sandbox", "1"), scan=scan), 403
     state = web_session.start_oauth(corp.corp_key, back)
     if corp.platform == "dingtalk":
         return render_template("h5/signin_dingtalk.html", corp_id=corp.corp_id, client_id=corp.app_key or "",
@@ -132,6 +134,26 @@ def wecom_callback():
     return message(*refused) if refused else redirect(back, code=302)
 
 
+@bp.get("/login/scan")
+def scan_sign_in():
+    """A DingTalk page opened in a PC browser: sign in by scanning DingTalk's login QR code, then back."""
+    corp = get_corp((request.args.get("corp") or "")[:64])
+    state = web_session.start_oauth(corp.corp_key, web_session.safe_next(request.args.get("next")))
+    callback = current_app.config["BASE_URL"] + url_for("h5_staff.scan_callback")
+    return redirect(host_for(corp).login_page_url(callback, state), code=302)
+
+
+@bp.get("/login/scanned")
+def scan_callback():
+    """Where the host's scan-to-login sends the browser back (`authCode` on DingTalk, `code` on WeCom)."""
+    started = web_session.finish_oauth(request.args.get("state"))
+    if started is None:
+        return message(400, _("登录已过期"), _("登录已过期或来自别的页面，请关闭后重新打开。"))
+    corp_key, back = started
+    refused = _finish(get_corp(corp_key), request.args.get("authCode") or request.args.get("code"), scanned=True)
+    return message(*refused) if refused else redirect(back, code=302)
+
+
 @bp.post("/login/dingtalk")
 def dingtalk_code():
     """The free-login code a DingTalk page got from `dd.requestAuthCode`, with the state of its sign-in."""
@@ -150,10 +172,10 @@ def dingtalk_code():
     return jsonify(next=back)
 
 
-def _finish(corp: Corp, code: str | None) -> tuple[int, str, str] | None:
+def _finish(corp: Corp, code: str | None, *, scanned: bool = False) -> tuple[int, str, str] | None:
     """Sign the code's employee in; None when signed in, else the status, title and text of why not."""
     try:
-        identity = web_identity.sign_in_with_code(corp, code or "")
+        identity = web_identity.sign_in_with_code(corp, code or "", scanned=scanned)
     except Refused as refused:
         return (403, *refusal(corp, refused.reason))
     except HostError as exc:

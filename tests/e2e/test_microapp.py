@@ -151,3 +151,19 @@ def test_an_employee_opens_the_micro_app_in_dingtalk_lists_customers_and_notes_o
     notes = list(db.session.scalars(select(Note).where(Note.author_id == me.id).order_by(Note.id)))
     assert [n.customer_id for n in notes] == [org["mine"][1].id] * 2
     assert notes[0].body == "phone：电话沟通，<b>下周</b>再约"
+
+
+def test_in_a_pc_browser_the_app_signs_in_with_dingtalks_qr_login(org):
+    """No DingTalk client: the page offers DingTalk's QR login; the sandbox's login page (a member picked, as
+    scanning does) sends the browser back with an authCode that the real connector exchanges."""
+    import requests
+
+    with requests.Session() as browser:
+        outside = browser.get(f"{org['base']}/h5/app?corp={org['corp'].corp_key}", timeout=30)
+        assert outside.status_code == 403 and "扫码登录" in outside.text
+        link = re.search(r'id="scan-sign-in" class="[^"]+" href="([^"]+)"', outside.text).group(1)
+        login = browser.get(org["base"] + link.replace("&amp;", "&"), timeout=30)
+        assert "/sandbox/dingtalk/login/oauth2/auth" in login.url and "scope=openid" in login.url
+        picked = browser.get(f"{login.url}&userid={org['me'].host_id}", timeout=30)
+        assert picked.status_code == 200 and picked.url.startswith(f"{org['base']}/h5/app")
+        assert "我的客户" in picked.text

@@ -115,6 +115,22 @@ def test_outside_dingtalk_the_app_says_how_to_open_it(client, world):
     assert page.status_code == 403 and "请在钉钉中打开" in page.get_data(as_text=True)
 
 
+def test_in_a_pc_browser_the_app_signs_in_by_scanning_dingtalks_login_qr(client, world, fake_host):
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    page = client.get(f"/h5/app?corp={world['a'].corp_key}", headers={"User-Agent": "Mozilla/5.0 Chrome/130"})
+    link = unescape(re.search(r'id="scan-sign-in" class="[^"]+" href="([^"]+)"', page.get_data(as_text=True)).group(1))
+    to_host = client.get(link)
+    assert to_host.status_code == 302 and to_host.headers["Location"].startswith("https://fake.host/login")
+    asked = fake_host.called("login_page_url")[-1]
+    assert asked["redirect_uri"].endswith("/h5/login/scanned")
+    back = client.get(f"/h5/login/scanned?authCode=code-li&state={asked['state']}")
+    assert back.status_code == 302 and unquote(back.headers["Location"]).startswith("/h5/app?corp=")
+    assert client.get(back.headers["Location"]).status_code == 200
+    assert client.get(f"/h5/login/scanned?authCode=code-x&state={asked['state']}").status_code == 400  # used
+    assert parse_qs(urlsplit(link).query)["next"][0].startswith("/h5/app")
+
+
 def test_my_customers_are_searched_by_name_or_remark_filtered_by_tag_and_stage_and_paged(client, world):
     sign_in(client, world["a"], "li")
     first = client.get("/h5/app")
