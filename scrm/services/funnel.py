@@ -23,12 +23,15 @@ employee of the department or of a department below it, and one added (`started_
 `to`, local days of the corp's time zone, both included: the funnel of a period is the funnel of the customers won
 over in it, with all their history, before and after.
 
-Everything is counted by the database: one grouped query gives the stages now, the furthest step and whether ever
-lost (a few rows per stage come back), and one query of window functions gives the medians (row numbers over the
-stays of each stage ordered by length; two rows per stage come back), so neither time nor memory grows with the set
-in Python. Both still read every stage change of the set: `bench.funnel` shows what that costs for a whole corp of a
-million relationships, where the answer wants the stays' lengths and each customer's furthest step kept as the
-stages change.
+Everything is counted by the database, from what `scrm.models.stage` keeps as the history is written: each
+customer's set of stages reached (`customer.stages_reached`, names put in the corp's order of the moment here) and
+each change's stay (`stage_change.stay_seconds`). One grouped count of (stage now, stages reached) gives the stages
+now, the furthest step and whether ever lost (a few rows per stage come back; a customer whose set could not be
+stored is read from its history); the medians come, for a whole corp, from the index on (corp, from_stage,
+stay_seconds) (a count per stage, then its middle rows), else from row numbers over the stored stays of the set (two
+rows per stage come back). So neither time nor memory grows with the set in Python, and no query replays the
+history. A filtered or non-admin set is built from the relationships (and claims) of its filters and scope, the
+subtree's employees resolved first: `bench.funnel` times a million relationships.
 """
 from __future__ import annotations
 
