@@ -55,8 +55,8 @@ def histories(db) -> int:
             "FROM customer WHERE stage = 'new' AND MOD(id, 10) = 3"),
             {"before": "new" if to_stage == "contacted" else "contacted", "to": to_stage, "hours": hours})
     conn.execute(text("UPDATE customer SET stage = 'lost' WHERE stage = 'new' AND MOD(id, 10) = 3"))
-    # rows written around the ORM: work out what the funnel reads as migration 0014 does for existing histories
-    _migration("0014_funnel_facts").backfill(conn)
+    # rows written around the ORM: work out what the funnel reads as migration 0015 does for existing histories
+    _migration("0015_funnel_facts").backfill(conn)
     db.session.commit()
     db.session.execute(text("ANALYZE TABLE customer, stage_change"))
     return db.session.scalar(select(func.count()).select_from(text("stage_change")))

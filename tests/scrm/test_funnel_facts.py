@@ -1,6 +1,6 @@
 """What the funnel reads is kept as the stage history is written: each change's stay in its from_stage and each
 customer's set of stages reached, by set_stage and by any flush of stage changes (one written late shortens the stay
-of the one after it); migration 0014's backfill works out the same from existing histories; a set too long for its
+of the one after it); migration 0015's backfill works out the same from existing histories; a set too long for its
 column is read from the history."""
 import importlib.util
 from datetime import datetime, timedelta
@@ -17,7 +17,7 @@ from tests.builders import make_corp, make_customer, make_employee
 
 T0 = datetime(2026, 11, 2, 2, 0)
 H = timedelta(hours=1)
-MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0014_funnel_facts.py"
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0015_funnel_facts.py"
 
 
 def _history(customer_id):
@@ -103,7 +103,7 @@ def test_a_set_too_long_to_store_is_read_from_the_history(app, client):
 
 
 def _load_migration():
-    spec = importlib.util.spec_from_file_location("funnel_facts_0014", MIGRATION)
+    spec = importlib.util.spec_from_file_location("funnel_facts_0015", MIGRATION)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -3,14 +3,14 @@ each change ends) and `customer.stages_reached` (the set of stages the customer 
 funnel's grouped counts and medians read. Existing histories are worked out in batches of customers, by the rules of
 `scrm.models.stage` (repeated here so that this migration keeps meaning what it means when the models move on).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
