@@ -108,13 +108,15 @@ def manager_token(db, corp, access) -> str:
     """A manager of region r3, in the root department too."""
     from scrm.models import Department, Employee, EmployeeDepartment
 
-    emp = Employee(corp_id=corp.id, host_id="M-r3", name="大区经理")
-    db.session.add(emp)
-    db.session.flush()
-    for host_id in ("1", "r3"):
-        db.session.add(EmployeeDepartment(employee_id=emp.id, department_id=db.session.scalar(
-            select(Department.id).where(Department.host_id == host_id))))
-    db.session.commit()
+    emp = db.session.scalar(select(Employee).where(Employee.corp_id == corp.id, Employee.host_id == "M-r3"))
+    if emp is None:  # a kept database has them from the run that populated it
+        emp = Employee(corp_id=corp.id, host_id="M-r3", name="大区经理")
+        db.session.add(emp)
+        db.session.flush()
+        for host_id in ("1", "r3"):
+            db.session.add(EmployeeDepartment(employee_id=emp.id, department_id=db.session.scalar(
+                select(Department.id).where(Department.host_id == host_id))))
+        db.session.commit()
     return access.create_token(corp, "manager", employee_id=emp.id)
 
 

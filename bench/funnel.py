@@ -9,10 +9,12 @@ one region. Target: well under 2 s each.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import random
 import tempfile
 import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
 
@@ -23,6 +25,14 @@ HISTORIES = [
     ("intent", [("contacted", 1), ("intent", 5)]),
     ("won", [("contacted", 1), ("intent", 5), ("won", 30)]),
 ]
+
+
+def _migration(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent / "migrations"
+                                                  / "versions" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def histories(db) -> int:
@@ -45,6 +55,8 @@ def histories(db) -> int:
             "FROM customer WHERE stage = 'new' AND MOD(id, 10) = 3"),
             {"before": "new" if to_stage == "contacted" else "contacted", "to": to_stage, "hours": hours})
     conn.execute(text("UPDATE customer SET stage = 'lost' WHERE stage = 'new' AND MOD(id, 10) = 3"))
+    # rows written around the ORM: work out what the funnel reads as migration 0015 does for existing histories
+    _migration("0015_funnel_facts").backfill(conn)
     db.session.commit()
     db.session.execute(text("ANALYZE TABLE customer, stage_change"))
     return db.session.scalar(select(func.count()).select_from(text("stage_change")))

@@ -15,7 +15,7 @@ RELATIONSHIP_STATUSES = ("active", "removed_by_customer", "removed_by_employee",
 class Customer(Base):
     __tablename__ = "customer"
     __table_args__ = (UniqueConstraint("corp_id", "host_id"), Index(None, "corp_id", "name"),
-                      Index(None, "corp_id", "stage"), MYSQL_TABLE)
+                      Index(None, "corp_id", "stage", "stages_reached"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     corp_id: Mapped[int] = mapped_column(ForeignKey("corp.id", ondelete="CASCADE"))
@@ -30,6 +30,9 @@ class Customer(Base):
     position: Mapped[str | None] = mapped_column(String(128))
     mobile: Mapped[str | None] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(32), default="new")
+    #: the stages the customer ever moved to (the `to_stage`s of its history), as a set of names: see
+    #: `scrm.services.stage_facts` (which keeps it) for the encoding; never set by hand
+    stages_reached: Mapped[str] = mapped_column(String(600), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -23,57 +23,32 @@ employee of the department or of a department below it, and one added (`started_
 `to`, local days of the corp's time zone, both included: the funnel of a period is the funnel of the customers won
 over in it, with all their history, before and after.
 
-Everything is counted by the database: one grouped query gives the stages now, the furthest step and whether ever
-lost (a few rows per stage come back), and one query of window functions gives the medians (row numbers over the
-stays of each stage ordered by length; two rows per stage come back), so neither time nor memory grows with the set
-in Python. Both still read every stage change of the set: `bench.funnel` shows what that costs for a whole corp of a
-million relationships, where the answer wants the stays' lengths and each customer's furthest step kept as the
-stages change.
+Everything is counted by the database, from what `scrm.models.stage` keeps as the history is written: each
+customer's set of stages reached (`customer.stages_reached`, names put in the corp's order of the moment here) and
+each change's stay (`stage_change.stay_seconds`). One grouped count of (stage now, stages reached) gives the stages
+now, the furthest step and whether ever lost (a few rows per stage come back; a customer whose set could not be
+stored is read from its history); the medians come, for a whole corp, from the index on (corp, from_stage,
+stay_seconds) (a count per stage, then its middle rows), else from row numbers over the stored stays of the set (two
+rows per stage come back). So neither time nor memory grows with the set in Python, and no query replays the
+history. A filtered or non-admin set is built from the relationships (and claims) of its filters and scope, the
+subtree's employees resolved first: `bench.funnel` times a million relationships.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, and_, case, func, literal, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, case, func, intersect, literal, or_, select, union
 
 from scrm.errors import NotFound, ValidationError
 from scrm.extensions import db
-from scrm.models import Channel, Corp, Customer, Department, Employee, StageChange
-from scrm.services import customer_desk, customers
+from scrm.models import Channel, Corp, Customer, Department, Employee, PoolEntry, Relationship, StageChange
+from scrm.models.stage import REACHED_UNKNOWN, decode_reached
+from scrm.services import access, customers
 from scrm.services.access import Principal
 from scrm.services.channel_stats import EARLIEST, LATEST
 from scrm.services.corps import corp_zone
 
 LOST = "lost"  # the stage that leaves the funnel (as the pool's `stage_lost` rule reads it)
-
-
-class seconds_between(FunctionElement):  # noqa: N801 (an SQL function, named like one)
-    """Whole seconds from the second argument to the first (both naive UTC DATETIME columns)."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "seconds_between"
-
-
-@compiles(seconds_between)
-def _seconds_default(element, compiler, **kw):
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS BIGINT)"
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element, compiler, **kw):
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400) AS INTEGER)"
-
-
-@compiles(seconds_between, "mysql")
-@compiles(seconds_between, "mariadb")
-def _seconds_mysql(element, compiler, **kw):
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"TIMESTAMPDIFF(SECOND, {earlier}, {later})"
 
 
 def _check_filters(corp: Corp, channel_id, employee_id, department_id) -> None:
@@ -121,16 +96,17 @@ def funnel(principal: Principal, *, channel_id: int | None = None, employee_id: 
     steps = [s for s in order if s != LOST]
     filters = {"channel": channel_id, "employee": employee_id, "department": department_id,
                "added_from": lower, "added_to": upper}
-    cohort = customer_desk.matching(principal, {k: v for k, v in filters.items() if v is not None}) \
-        .add_columns(Customer.stage, Customer.created_at).subquery("cohort")
+    found = _cohort(principal, filters)
+    cohort = _customers(corp, found)
 
     now, furthest, ever_lost, total = {}, {}, 0, 0
-    for stage, step, lost, n in db.session.execute(_tally(cohort, steps)):
+    for stage, step, lost, n in _tally(cohort, steps):
         now[stage] = now.get(stage, 0) + n
         furthest[step] = furthest.get(step, 0) + n
         ever_lost += n if lost else 0
         total += n
-    medians = {stage: _number(m) for stage, m in db.session.execute(_medians(cohort, order))}
+    medians = {stage: _number(m) for stage, m in (_corp_medians(corp, order) if found is None
+                                                  else db.session.execute(_medians(found, order)))}
 
     reached, beyond = {}, 0
     for index in range(len(steps) - 1, -1, -1):
@@ -156,13 +132,86 @@ def funnel(principal: Principal, *, channel_id: int | None = None, employee_id: 
                        "conversion": round(converted / total, 4) if total else None}}
 
 
+def _cohort(principal: Principal, filters: dict):
+    """The ids (`customer_id`) of the visible customers matching the filters, None for all the corp's (an admin
+    without filters): the set `customer_desk.matching` gives, built from the other end. Each filter, and for a manager or a salesperson the scope, is the set of
+    customers of the relationships (or claims) that meet it, their INTERSECT joined to the corp's customers; the
+    employees of a department's or a manager's subtree are worked out first, so each set reads the relationship
+    indexes by employee instead of probing the subtree's recursive query for every customer or relationship of the
+    corp (which is what made a manager's funnel the slowest)."""
+    corp = principal.corp
+
+    def customers_of(*conditions):
+        return select(Relationship.customer_id.label("customer_id")).where(Relationship.corp_id == corp.id,
+                                                                           *conditions)
+
+    sets = []
+    if filters["channel"] is not None:
+        sets.append(customers_of(Relationship.channel_id == filters["channel"]))
+    if filters["employee"] is not None:
+        sets.append(customers_of(Relationship.employee_id == filters["employee"]))
+    if filters["department"] is not None:
+        members = db.session.scalars(access.department_members(corp.id, [filters["department"]])).all()
+        sets.append(customers_of(Relationship.employee_id.in_(sorted(set(members)) or [-1])))
+    if filters["added_from"] is not None or filters["added_to"] is not None:
+        window = []
+        if filters["added_from"] is not None:
+            window.append(Relationship.started_at >= filters["added_from"].replace(tzinfo=None))
+        if filters["added_to"] is not None:
+            window.append(Relationship.started_at < filters["added_to"].replace(tzinfo=None))
+        sets.append(customers_of(*window))
+    scope = access.scope_employees(principal)
+    if scope is not None:
+        visible = union(customers_of(Relationship.status == "active", Relationship.employee_id.in_(scope)),
+                        select(PoolEntry.customer_id.label("customer_id"))
+                        .where(PoolEntry.status == "claimed", PoolEntry.claimed_by.in_(scope))).subquery("visible")
+        sets.append(select(visible.c.customer_id))
+    if not sets:
+        return None
+    return (intersect(*sets) if len(sets) > 1 else sets[0].distinct()).subquery("found")
+
+
+def _customers(corp: Corp, found):
+    """(id, stage, stages_reached) of the found customers, or of the whole corp's. The found ids drive the join:
+    every one is a customer of the corp already (its relationship's corp), and a condition on customer.corp_id
+    would let the optimizer scan the corp's customers and probe the found ones instead."""
+    if found is None:
+        return select(Customer.id, Customer.stage, Customer.stages_reached).where(Customer.corp_id == corp.id) \
+            .subquery("cohort")
+    return (select(Customer.id, Customer.stage, Customer.stages_reached)
+            .select_from(found).join(Customer, Customer.id == found.c.customer_id)).subquery("cohort")
+
+
 def _step(column, steps: list[str]):
     """The step's index of a stage column; null for lost and for stages the corp no longer has."""
     return case({s: i for i, s in enumerate(steps)}, value=column, else_=None) if steps else literal(None)
 
 
-def _tally(cohort, steps: list[str]):
-    """(stage now, furthest step, ever lost, customers) rows: one row per combination, never per customer."""
+def _tally(cohort, steps: list[str]) -> list[tuple[str, int, bool, int]]:
+    """(stage now, furthest step, ever lost, customers) rows, from one grouped count of (stage now, stages reached)
+    (a few rows per stage come back, read from the index on customer (corp_id, stage, stages_reached)); the stages
+    reached are names, put in the corp's order of the moment here. The rare customers whose set could not be stored
+    (REACHED_UNKNOWN) are counted from their history."""
+    index = {s: i for i, s in enumerate(steps)}
+    rows, unknown = [], False
+    for stage, text, n in db.session.execute(select(cohort.c.stage, cohort.c.stages_reached, func.count())
+                                             .group_by(cohort.c.stage, cohort.c.stages_reached)):
+        reached = decode_reached(text)
+        if reached is None:
+            unknown = True
+            continue
+        step = max([index.get(stage, 0), *(index[s] for s in reached if s in index)])
+        rows.append((stage, step, stage == LOST or LOST in reached, n))
+    if unknown:
+        rest = select(cohort).where(cohort.c.stages_reached == REACHED_UNKNOWN).subquery("unknown")
+        rows += [(stage, step, bool(lost), n) for stage, step, lost, n in db.session.execute(
+            _history_tally(rest, steps))]
+    return rows
+
+
+def _history_tally(cohort, steps: list[str]):
+    """(stage now, furthest step, ever lost, customers) rows from the customers' stage changes: one row per
+    combination, never per customer."""
     per_customer = (
         select(cohort.c.id, cohort.c.stage,
                func.max(_step(StageChange.to_stage, steps)).label("moved_to"),
@@ -178,18 +227,36 @@ def _tally(cohort, steps: list[str]):
             .group_by(per_customer.c.stage, furthest, lost))
 
 
-def _medians(cohort, order: list[str]):
-    """(stage, median seconds) of the completed stays of the cohort's customers in each stage of the corp's."""
-    entered = func.lag(StageChange.changed_at).over(partition_by=StageChange.customer_id,
-                                                    order_by=(StageChange.changed_at, StageChange.id))
-    stays = (select(StageChange.from_stage.label("stage"),
-                    seconds_between(StageChange.changed_at, func.coalesce(entered, cohort.c.created_at))
-                    .label("seconds"))
-             .join(cohort, cohort.c.id == StageChange.customer_id)).subquery("stays")
+def _completed(*where):
+    return (StageChange.stay_seconds >= 0, *where)
+
+
+def _corp_medians(corp: Corp, order: list[str]) -> list[tuple[str, float]]:
+    """(stage, median seconds) of every completed stay in the corp (the whole corp's funnel, as an admin sees it):
+    counts per stage, then the middle one or two of each stage, each read from the index on stage_change (corp_id,
+    from_stage, stay_seconds) without sorting."""
+    counts = db.session.execute(select(StageChange.from_stage, func.count())
+                                .where(*_completed(StageChange.corp_id == corp.id, StageChange.from_stage.in_(order)))
+                                .group_by(StageChange.from_stage)).all()
+    medians = []
+    for stage, of in counts:
+        middle = db.session.scalars(select(StageChange.stay_seconds)
+                                    .where(*_completed(StageChange.corp_id == corp.id, StageChange.from_stage == stage))
+                                    .order_by(StageChange.stay_seconds).offset((of - 1) // 2)
+                                    .limit(1 if of % 2 else 2)).all()
+        medians.append((stage, sum(middle) / len(middle)))
+    return medians
+
+
+def _medians(found, order: list[str]):
+    """(stage, median seconds) of the completed stays of the found customers in each stage of the corp's: row
+    numbers over the stored lengths (read from the index on stage_change (customer_id, from_stage, stay_seconds))."""
+    stays = (select(StageChange.from_stage.label("stage"), StageChange.stay_seconds.label("seconds"))
+             .select_from(found).join(StageChange, StageChange.customer_id == found.c.customer_id)
+             .where(*_completed(StageChange.from_stage.in_(order)))).subquery("stays")
     ranked = (select(stays.c.stage, stays.c.seconds,
                      func.row_number().over(partition_by=stays.c.stage, order_by=stays.c.seconds).label("n"),
-                     func.count().over(partition_by=stays.c.stage).label("of"))
-              .where(stays.c.stage.in_(order), stays.c.seconds >= 0)).subquery("ranked")
+                     func.count().over(partition_by=stays.c.stage).label("of"))).subquery("ranked")
     # the middle row (odd count) or the two middle rows (even): 2n in [of, of + 2]
     return (select(ranked.c.stage, func.avg(ranked.c.seconds))
             .where(and_(2 * ranked.c.n >= ranked.c.of, 2 * ranked.c.n <= ranked.c.of + 2))
