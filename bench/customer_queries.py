@@ -120,22 +120,35 @@ def manager_token(db, corp, access) -> str:
     return access.create_token(corp, "manager", employee_id=emp.id)
 
 
+def open_database(default_name: str, **settings):
+    """The benchmark's own MariaDB database (BENCH_DB, else `default_name`), created when missing, and the SCRM_
+    settings of the app pointed at it; the server's engine and the database's name."""
+    name = os.environ.get("BENCH_DB", default_name)
+    server = create_engine(MYSQL)
+    with server.begin() as conn:
+        if not conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
+                            {"n": name}).scalar():
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    os.environ.update(SCRM_DATABASE_URL=f"{MYSQL}/{name}?charset=utf8mb4", SCRM_SANDBOX="0",
+                      SCRM_INSTANCE_PATH=tempfile.mkdtemp(), SCRM_LOG_LEVEL="WARNING",
+                      SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abc", **settings)
+    return server, name
+
+
+def drop_unless_kept(server, name: str, keep: bool) -> None:
+    """A database the run created for itself goes; one asked for by BENCH_DB or --keep stays for another run."""
+    if not keep and "BENCH_DB" not in os.environ:
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relationships", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the database for another run")
     args = parser.parse_args()
-    name = os.environ.get("BENCH_DB", f"scrm_bench_q_{args.relationships}")
-    server = create_engine(MYSQL)
-    with server.begin() as conn:
-        exists = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
-                              {"n": name}).scalar()
-        if not exists:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    os.environ.update(SCRM_DATABASE_URL=f"{MYSQL}/{name}?charset=utf8mb4", SCRM_SANDBOX="0",
-                      SCRM_INSTANCE_PATH=tempfile.mkdtemp(), SCRM_LOG_LEVEL="WARNING",
-                      SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abc")
+    server, name = open_database(f"scrm_bench_q_{args.relationships}")
     from flask_migrate import upgrade
 
     from scrm.app import create_app
@@ -199,9 +212,7 @@ def main() -> None:
     print(f"manager of a region, same filtered list: p50 {p(scoped, 50):.1f} ms, p95 {p(scoped, 95):.1f} ms; "
           f"unfiltered first page with total: p50 {p(firsts, 50):.1f} ms, p95 {p(firsts, 95):.1f} ms "
           f"({seen[0]} customers in scope)")
-    if not args.keep and "BENCH_DB" not in os.environ:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    drop_unless_kept(server, name, args.keep)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
-from bench.customer_queries import MYSQL, manager_token, p, populate
+from bench.customer_queries import drop_unless_kept, manager_token, open_database, p, populate
 
 # (stage now, the moves that led there: to_stage, hours after the customer was created; the id spreads the times)
 HISTORIES = [
@@ -68,16 +66,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the database for another run")
     args = parser.parse_args()
-    name = os.environ.get("BENCH_DB", f"scrm_bench_funnel_{args.relationships}")
-    server = create_engine(MYSQL)
-    with server.begin() as conn:
-        exists = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
-                              {"n": name}).scalar()
-        if not exists:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    os.environ.update(SCRM_DATABASE_URL=f"{MYSQL}/{name}?charset=utf8mb4", SCRM_SANDBOX="0",
-                      SCRM_INSTANCE_PATH=tempfile.mkdtemp(), SCRM_LOG_LEVEL="WARNING",
-                      SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abc")
+    server, name = open_database(f"scrm_bench_funnel_{args.relationships}")
     from flask_migrate import upgrade
 
     from scrm.app import create_app
@@ -123,9 +112,7 @@ def main() -> None:
         times, body = timed(bearer, **params)
         print(f"{label}: p50 {p(times, 50):.0f} ms, max {max(times) * 1000:.0f} ms "
               f"({body['totals']['customers']} customers; target well under 2000 ms)")
-    if not args.keep and "BENCH_DB" not in os.environ:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    drop_unless_kept(server, name, args.keep)
 
 
 if __name__ == "__main__":

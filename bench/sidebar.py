@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import random
 import re
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -45,9 +43,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: bench/sidebar.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, event, func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
-MYSQL = os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+from bench.customer_queries import drop_unless_kept, open_database
+
 CHROMIUM = "/usr/bin/chromium"
 CHUNK = 10_000
 NOW = datetime(2026, 12, 1, 8, 0, 0)
@@ -549,15 +548,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN the slowest statements of the pages")
     parser.add_argument("--keep", action="store_true", help="keep the database for another run")
     args = parser.parse_args()
-    name = os.environ.get("BENCH_DB", f"scrm_bench_pages_{args.relationships}")
-    server = create_engine(MYSQL)
-    with server.begin() as conn:
-        if not conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
-                            {"n": name}).scalar():
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    os.environ.update(SCRM_DATABASE_URL=f"{MYSQL}/{name}?charset=utf8mb4", SCRM_SANDBOX="0",
-                      SCRM_INSTANCE_PATH=tempfile.mkdtemp(), SCRM_LOG_LEVEL="WARNING",
-                      SCRM_BASE_URL="http://127.0.0.1", SCRM_SECRET_KEY="bench-secret-key-0123456789-0123456789-abc")
+    server, name = open_database(f"scrm_bench_pages_{args.relationships}", SCRM_BASE_URL="http://127.0.0.1")
     from flask_migrate import upgrade
 
     from scrm.app import create_app
@@ -655,9 +646,7 @@ def main() -> None:
         print(f"\n3. first paint: skipped, no {CHROMIUM} (apt-get install --no-install-recommends chromium)")
     else:
         report_paint(app, corp_id, customer_pages, args.fcp_runs)
-    if not args.keep and "BENCH_DB" not in os.environ:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    drop_unless_kept(server, name, args.keep)
 
 
 def report_paint(app, corp_id: int, customer_pages: list, runs: int) -> None:
