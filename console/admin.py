@@ -17,6 +17,7 @@ from console.blueprint import bp, error_page
 from scrm.errors import Conflict, Forbidden, NotFound, ValidationError
 from scrm.extensions import db
 from scrm.host import HostError
+from scrm.i18n import stage_names
 from scrm.models import POOL_REASONS, Employee
 from scrm.models.api_token import ROLES
 from scrm.services import access, corps, handover_desk
@@ -73,10 +74,6 @@ def whole(raw: str | None, field: str) -> int | None:
     return int(raw)
 
 
-def stage_words() -> dict[str, str]:
-    return {"new": _("新客户"), "contacted": _("已联系"), "intent": _("有意向"), "won": _("已成交"), "lost": _("已流失")}
-
-
 # ---------------------------------------------------------------- the customer pool
 
 
@@ -95,7 +92,7 @@ def pool_list():
     page = handover_desk.pool_entries(g.principal, limit=POOL_PAGE, after=after, reason=reason)
     is_admin = g.principal.role == "admin"
     return render_template("console/pool.html", page=page, reason=reason, reasons=pool_reasons(),
-                           stages=stage_words(), when=when, first=after is None,
+                           stages=stage_names(), when=when, first=after is None,
                            employees=active_employees() if is_admin else [], nav="pool")
 
 

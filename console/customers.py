@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from console.blueprint import bp, error_page
 from scrm.api.schemas import FunnelOut
 from scrm.errors import Conflict, NotFound, ValidationError
+from scrm.i18n import stage_names
 from scrm.services import customer_desk, customers, filter_choices, media, quick_replies
 from scrm.services import funnel as funnels
 from scrm.services.corps import corp_zone
@@ -40,10 +41,6 @@ def _upload_limit(endpoint, values) -> None:
     if endpoint in UPLOADS:
         request.max_content_length = media.MAX_IMAGE_BYTES + 64 * 1024
 
-
-def stage_names() -> dict[str, str]:
-    """The default stages in words (a corp's own stages are shown as they are named)."""
-    return {"new": _("新客户"), "contacted": _("已联系"), "intent": _("有意向"), "won": _("已成交"), "lost": _("已流失")}
 
 
 def _problem(exc: ValidationError) -> str:

@@ -8,14 +8,23 @@ no chat to send them into. Every change is a form POSTed with its CSRF token, an
 page and a flash of what happened; the pages need no script of their own."""
 from __future__ import annotations
 
-from flask import flash, g, get_flashed_messages, redirect, render_template, request, url_for
+from flask import (
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError as CSRFError
 
-from h5.staff import HOST_NAMES, bp, message, signed_in, stage_names, submitted
+from h5.staff import HOST_NAMES, bp, message, signed_in, submitted
 from scrm.errors import Forbidden, NotFound, ValidationError
 from scrm.host import HostError
+from scrm.i18n import stage_names
 from scrm.services import customer_desk, handover_desk, microapp, sidebar
 from scrm.services.pool_claims import ClaimRefused
 

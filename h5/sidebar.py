@@ -10,8 +10,9 @@ from flask import g, get_flashed_messages, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
-from h5.staff import bp, message, signed_in, stage_names, submitted
+from h5.staff import bp, message, signed_in, submitted
 from scrm.errors import Forbidden
+from scrm.i18n import stage_names
 from scrm.services import customer_desk, quick_replies, sidebar
 
 #: the JS-SDK calls the sidebar's pages make (the app identity is needed for all of them)

@@ -115,10 +115,6 @@ def local_time(value, fmt: str = "%Y-%m-%d") -> str:
     return local_now(principal.corp, value).strftime(fmt) if principal else value.strftime(fmt)
 
 
-def stage_names() -> dict[str, str]:
-    """The default stages in words (a corp's own stages are shown as they are named)."""
-    return {"new": _("新客户"), "contacted": _("已联系"), "intent": _("有意向"), "won": _("已成交"), "lost": _("已流失")}
-
 
 # ---------------------------------------------------------------- sign-in
 
@@ -126,12 +122,7 @@ def stage_names() -> dict[str, str]:
 @bp.get("/login/wecom")
 def wecom_callback():
     """Where WeCom's OAuth2 sends the browser back with `code` and our `state`."""
-    started = web_session.finish_oauth(request.args.get("state"))
-    if started is None:
-        return message(400, _("登录已过期"), _("登录已过期或来自别的页面，请关闭后重新打开。"))
-    corp_key, back = started
-    refused = _finish(get_corp(corp_key), request.args.get("code"))
-    return message(*refused) if refused else redirect(back, code=302)
+    return _back_from_host(request.args.get("code"))
 
 
 @bp.get("/login/scan")
@@ -146,11 +137,17 @@ def scan_sign_in():
 @bp.get("/login/scanned")
 def scan_callback():
     """Where the host's scan-to-login sends the browser back (`authCode` on DingTalk, `code` on WeCom)."""
+    return _back_from_host(request.args.get("authCode") or request.args.get("code"), scanned=True)
+
+
+def _back_from_host(code: str | None, *, scanned: bool = False):
+    """The sign-in this browser started (its state, once), finished with the host's code: back to the page it
+    was started from, or a page saying why not."""
     started = web_session.finish_oauth(request.args.get("state"))
     if started is None:
         return message(400, _("登录已过期"), _("登录已过期或来自别的页面，请关闭后重新打开。"))
     corp_key, back = started
-    refused = _finish(get_corp(corp_key), request.args.get("authCode") or request.args.get("code"), scanned=True)
+    refused = _finish(get_corp(corp_key), code, scanned=scanned)
     return message(*refused) if refused else redirect(back, code=302)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
@@ -48,3 +48,9 @@ def page_lang() -> str:
     from flask_babel import get_locale
 
     return "en" if str(get_locale()) == "en" else "zh-CN"
+
+
+def stage_names() -> dict[str, str]:
+    """The default stages in words (a corp's own stages are shown as they are named)."""
+    return {"new": gettext("新客户"), "contacted": gettext("已联系"), "intent": gettext("有意向"), "won": gettext("已成交"),
+            "lost": gettext("已流失")}
